@@ -1,0 +1,49 @@
+# Canopy: `make run` serves the demo on SQLite; `make test` runs the suite (SQLite, then PostgreSQL).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export CANOPY_TEST_POSTGRES_URL ?= $(POSTGRES_URL)
+
+.PHONY: install run test test-sqlite test-postgres lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Canopy needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+run: install
+	$(BIN)/canopy migrate
+	$(BIN)/canopy seed-demo
+	$(BIN)/canopy serve --host 127.0.0.1 --port 8000
+
+test: test-sqlite
+	@if $(BIN)/python -m tests.postgres_probe; then \
+		$(MAKE) --no-print-directory test-postgres; \
+	elif [ -n "$$CANOPY_REQUIRE_POSTGRES" ]; then \
+		echo "PostgreSQL is required (CANOPY_REQUIRE_POSTGRES) but unreachable at $$CANOPY_TEST_POSTGRES_URL" >&2; exit 1; \
+	else \
+		echo "PostgreSQL unreachable at $$CANOPY_TEST_POSTGRES_URL: ran the SQLite suite only."; \
+	fi
+
+test-sqlite: install
+	$(BIN)/pytest --db=sqlite
+
+test-postgres: install
+	$(BIN)/pytest --db=postgres
+
+lint: install
+	$(BIN)/ruff check server tests alembic
+	$(BIN)/ruff format --check server tests alembic
+
+format: install
+	$(BIN)/ruff format server tests alembic
+	$(BIN)/ruff check --fix server tests alembic
+
+
+clean:
+	rm -rf $(VENV) var *.egg-info

@@ -1,0 +1,1 @@
+"""Canopy: green energy for verified low-carbon actions, grown into real trees."""

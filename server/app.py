@@ -1,0 +1,111 @@
+"""The application factory: routers, dependencies, error handling, lifespan and scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.stores.base import Store
+from litestar.stores.memory import MemoryStore
+
+from server.auth import SECURITY_SCHEMES
+from server.catalog.controllers import AdminProjectController, CatalogController
+from server.clock import Clock, TestClockController, provide_now
+from server.db import Database, provide_db_session
+from server.energy.controllers import EnergyController
+from server.errors import EXCEPTION_HANDLERS
+from server.idempotency import IdempotencyMiddleware
+from server.ledger.controllers import LedgerAuditController, MyLedgerController
+from server.ops.controllers import HealthController, JobsController
+from server.scheduler import start_scheduler
+from server.settings import Settings, get_settings
+from server.trees.controllers import TreeController
+from server.users.controllers import AuthController, MeController
+from server.users.security import Passwords
+from server.users.throttle import LoginThrottle
+from server.validation import StrictJSONRequest
+
+VERSION = "0.1.0"
+
+
+class MetricsController(PrometheusController):
+    path = "/metrics"
+    include_in_schema = False
+
+
+def _throttle_store(settings: Settings) -> Store:
+    """Memory by default; Redis (the `redis` extra) when several workers must share counters."""
+    if not settings.redis_url:
+        return MemoryStore()
+    from litestar.stores.redis import RedisStore
+
+    return RedisStore.with_client(url=settings.redis_url)
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    api_handlers = [
+        AuthController,
+        MeController,
+        CatalogController,
+        EnergyController,
+        MyLedgerController,
+        TreeController,
+        LedgerAuditController,
+        AdminProjectController,
+        JobsController,
+    ]
+    if settings.test_clock:
+        api_handlers.append(TestClockController)
+    store = _throttle_store(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        state = app.state
+        state.database = Database(settings.database_url)
+        state.clock = Clock(test_clock=settings.test_clock, engine=state.database.reader)
+        state.passwords = Passwords(settings)
+        state.login_throttle = LoginThrottle(
+            store,
+            per_handle=settings.login_fail_limit_per_handle,
+            per_address=settings.login_fail_limit_per_address,
+            window_s=settings.login_fail_window_s,
+        )
+        scheduler = start_scheduler(state) if settings.scheduler_enabled else None
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+            await state.database.dispose()
+
+    metrics = PrometheusConfig(app_name="canopy", prefix="canopy", group_path=True, exclude=["/metrics"])
+    return Litestar(
+        route_handlers=[
+            HealthController,
+            MetricsController,
+            Router(path="/v1", route_handlers=api_handlers),
+        ],
+        dependencies={"db_session": Provide(provide_db_session), "now": Provide(provide_now)},
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_class=StrictJSONRequest,
+        middleware=[metrics.middleware, IdempotencyMiddleware()],
+        lifespan=[lifespan],
+        state=State({"settings": settings}),
+        request_max_body_size=settings.request_max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="Canopy",
+            version=VERSION,
+            description="Green energy for verified low-carbon actions, grown into real trees.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin(path="/scalar")],
+            components=Components(security_schemes=SECURITY_SCHEMES),
+        ),
+    )

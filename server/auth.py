@@ -1,0 +1,70 @@
+"""Who is calling: the user behind a bearer JWT, or the operator (SPEC 2).
+
+A missing or bad credential gets 401; a valid user credential on an operator route gets 403.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.handlers.base import BaseRouteHandler
+from litestar.openapi.spec import SecurityScheme
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import Forbidden, Unauthorized
+from server.settings import Settings
+from server.users.models import User
+from server.users.security import read_access_token
+
+SECURITY_SCHEMES = {
+    "user": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT", description="A user's access token"),
+    "operator": SecurityScheme(type="http", scheme="bearer", description="CANOPY_OPERATOR_TOKEN"),
+}
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _missing_credential() -> Unauthorized:
+    return Unauthorized(
+        "A valid bearer credential is required.",
+        problem="unauthorized",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+async def provide_current_user(
+    state: State, request: ASGIConnection[Any, Any, Any, Any], db_session: AsyncSession
+) -> User:
+    settings: Settings = state.settings
+    token = bearer_token(request)
+    user_id = read_access_token(settings, token) if token else None
+    if user_id is None:
+        raise _missing_credential()
+    user = (
+        await db_session.execute(select(User).where(User.id == user_id, User.deleted_at.is_(None)))
+    ).scalar_one_or_none()
+    if user is None:
+        raise _missing_credential()
+    return user
+
+
+def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    settings: Settings = connection.app.state.settings
+    token = bearer_token(connection)
+    if token is None:
+        raise _missing_credential()
+    if hmac.compare_digest(token.encode(), settings.operator_token.encode()):
+        return
+    if read_access_token(settings, token) is not None:
+        raise Forbidden("This action is for operators only.", problem="operator-only")
+    raise _missing_credential()

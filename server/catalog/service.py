@@ -1,0 +1,162 @@
+"""Reading and seeding the catalogue."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.catalog import defaults
+from server.catalog.models import ActionType, Project, ProjectSpecies, Species
+from server.catalog.schemas import (
+    ActionTypePublic,
+    Location,
+    NgoRef,
+    ProjectPublic,
+    ProjectSpeciesPublic,
+    Season,
+    SpeciesPublic,
+)
+from server.catalog.seasons import current_window
+from server.errors import DomainError, NotFound
+from server.planting.models import Ngo
+from server.trees.models import Tree, TreeStatus
+
+LISTED_PROJECT_STATUSES = ("active", "paused")
+
+
+async def list_actions(session: AsyncSession) -> list[ActionTypePublic]:
+    rows = await session.execute(select(ActionType).where(ActionType.retired_at.is_(None)).order_by(ActionType.code))
+    return [ActionTypePublic.model_validate(row) for row in rows.scalars()]
+
+
+async def get_action(session: AsyncSession, code: str) -> ActionType:
+    action = await session.get(ActionType, code)
+    if action is None or action.retired_at is not None:
+        raise DomainError(
+            f"The action type {code!r} is not in the catalogue.",
+            problem="action-unavailable",
+            status=503 if code == "walk" else 422,
+        )
+    return action
+
+
+async def list_species(session: AsyncSession) -> list[SpeciesPublic]:
+    rows = await session.execute(select(Species).order_by(Species.common_name))
+    return [SpeciesPublic.model_validate(row) for row in rows.scalars()]
+
+
+async def ordered_in_window(session: AsyncSession, project_id: str, start: date, end: date) -> int:
+    """Trees of a project ordered in the current season window (they use its capacity)."""
+    window_start = datetime.combine(start, time(0), tzinfo=UTC)
+    window_end = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
+    return int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(Tree)
+                .where(
+                    Tree.project_id == project_id,
+                    Tree.status.in_([TreeStatus.ORDERED, TreeStatus.PLANTED]),
+                    Tree.ordered_at >= window_start,
+                    Tree.ordered_at < window_end,
+                )
+            )
+        ).scalar_one()
+    )
+
+
+async def list_projects(session: AsyncSession, now: datetime, project_id: str | None = None) -> list[ProjectPublic]:
+    query = (
+        select(Project, Ngo)
+        .join(Ngo, Ngo.id == Project.ngo_id)
+        .where(Project.status.in_(LISTED_PROJECT_STATUSES))
+        .order_by(Project.name)
+    )
+    if project_id is not None:
+        query = query.where(Project.id == project_id)
+    projects = (await session.execute(query)).all()
+    offered = await session.execute(
+        select(ProjectSpecies, Species)
+        .join(Species, Species.id == ProjectSpecies.species_id)
+        .where(ProjectSpecies.project_id.in_([p.id for p, _ in projects]))
+        .order_by(Species.common_name)
+    )
+    species_by_project: dict[str, list[ProjectSpeciesPublic]] = {}
+    for link, species in offered:
+        species_by_project.setdefault(link.project_id, []).append(
+            ProjectSpeciesPublic(
+                species_id=species.id,
+                common_name=species.common_name,
+                scientific_name=species.scientific_name,
+                cost_g=link.cost_g,
+            )
+        )
+    result = []
+    for project, ngo in projects:
+        window = current_window(project.seasons, now.date())
+        remaining = 0
+        if window is not None:
+            remaining = max(0, project.capacity_per_season - await ordered_in_window(session, project.id, *window))
+        result.append(
+            ProjectPublic(
+                id=project.id,
+                name=project.name,
+                ngo=NgoRef(id=ngo.id, name=ngo.name),
+                region=project.region,
+                location=Location(lat=project.lat, lon=project.lon),
+                radius_km=project.radius_km,
+                species=species_by_project.get(project.id, []),
+                seasons=[Season(**season) for season in project.seasons],
+                capacity_per_season=project.capacity_per_season,
+                remaining_capacity=remaining,
+                in_season=window is not None,
+                status=project.status,
+            )
+        )
+    return result
+
+
+async def get_project(session: AsyncSession, project_id: str) -> Project:
+    project = await session.get(Project, project_id)
+    if project is None:
+        raise NotFound("No such project.", problem="project-not-found")
+    return project
+
+
+async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
+    """Insert the demo catalogue of CATALOG.md; running it again changes nothing."""
+    created = {"action_types": 0, "species": 0, "ngos": 0, "projects": 0}
+    for spec in defaults.ACTION_TYPES:
+        if await session.get(ActionType, spec["code"]) is None:
+            session.add(ActionType(**spec))
+            created["action_types"] += 1
+    species_ids: dict[str, str] = {}
+    for spec in defaults.SPECIES:
+        species = (
+            await session.execute(select(Species).where(Species.common_name == spec["common_name"]))
+        ).scalar_one_or_none()
+        if species is None:
+            species = Species(**{k: v for k, v in spec.items() if k != "cost_g"})
+            session.add(species)
+            created["species"] += 1
+        species_ids[species.common_name] = species.id
+    ngo = (await session.execute(select(Ngo).where(Ngo.name == defaults.DEMO_NGO["name"]))).scalar_one_or_none()
+    if ngo is None:
+        ngo = Ngo(**defaults.DEMO_NGO, created_at=now)
+        session.add(ngo)
+        created["ngos"] += 1
+    await session.flush()
+    for spec in defaults.PROJECTS:
+        exists = (await session.execute(select(Project.id).where(Project.name == spec["name"]))).first()
+        if exists:
+            continue
+        project = Project(ngo_id=ngo.id, created_at=now, **{k: v for k, v in spec.items() if k != "species"})
+        session.add(project)
+        await session.flush()
+        for common_name, cost_g in spec["species"].items():
+            session.add(ProjectSpecies(project_id=project.id, species_id=species_ids[common_name], cost_g=cost_g))
+        created["projects"] += 1
+    await session.flush()
+    return created

@@ -1,0 +1,92 @@
+"""The `canopy` command (SPEC 9): migrate, seed the demo, serve, run jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from types import SimpleNamespace
+from typing import Any
+
+import click
+
+from server.settings import get_settings
+
+
+def _print(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+async def _with_state(work: Any) -> Any:
+    from server.clock import Clock
+    from server.db import Database
+
+    settings = get_settings()
+    database = Database(settings.database_url)
+    state = SimpleNamespace(
+        settings=settings, database=database, clock=Clock(test_clock=settings.test_clock, engine=database.reader)
+    )
+    try:
+        return await work(state)
+    finally:
+        await database.dispose()
+
+
+@click.group()
+def main() -> None:
+    """Canopy: green energy for verified low-carbon actions, grown into real trees."""
+
+
+@main.command()
+def migrate() -> None:
+    """Bring the database schema to the newest revision (alembic upgrade head)."""
+    from server.migrations import upgrade
+
+    upgrade(get_settings().database_url)
+    click.echo("database migrated to head")
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Insert the demo catalogue (actions, species, an NGO, two projects); safe to repeat."""
+    from server.catalog.service import seed_demo as seed
+
+    async def work(state: Any) -> dict[str, int]:
+        async with state.database.transaction() as session:
+            return await seed(session, await state.clock.now(session))
+
+    _print({"created": asyncio.run(_with_state(work))})
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API with uvicorn (run `canopy migrate` first)."""
+    import uvicorn
+
+    os.environ.setdefault("CANOPY_DATABASE_URL", get_settings().database_url)
+    uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@main.group()
+def jobs() -> None:
+    """Background jobs."""
+
+
+@jobs.command("run")
+@click.argument("name")
+def run_job(name: str) -> None:
+    """Run one job now and print its counts."""
+    from server.errors import DomainError
+    from server.scheduler import run_job as run
+
+    try:
+        _print(asyncio.run(_with_state(lambda state: run(name, state))))
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+
+
+if __name__ == "__main__":
+    main()

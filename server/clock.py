@@ -1,0 +1,102 @@
+"""The one source of "now" for product rules.
+
+Normally the wall clock. With `CANOPY_TEST_CLOCK=1` it is the wall clock plus an offset kept in
+the database, so every worker and replica agrees on the time and a restart never moves it back.
+Credentials and login throttling never read this clock: they use the wall clock directly.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from pydantic import Field
+from sqlalchemy import BigInteger, Column, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlmodel import Field as SQLField
+from sqlmodel import SQLModel
+
+from server.validation import IntOnly, RequestModel
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class TestClockOffset(SQLModel, table=True):
+    """A single row (id 1) holding how far the test clock runs ahead of the wall clock."""
+
+    __tablename__ = "test_clock"
+    __test__ = False
+
+    id: int = SQLField(primary_key=True)
+    offset_s: int = SQLField(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class Clock:
+    def __init__(self, *, test_clock: bool, engine: AsyncEngine) -> None:
+        self.test_clock = test_clock
+        self.engine = engine
+
+    async def now(self, session: AsyncSession | None = None) -> datetime:
+        """Read inside `session` when given; otherwise on a connection of its own."""
+        if not self.test_clock:
+            return wall_clock()
+        query = select(TestClockOffset.offset_s).where(TestClockOffset.id == 1)
+        if session is not None:
+            offset = (await session.execute(query)).scalar()
+        else:
+            async with self.engine.connect() as connection:
+                offset = (await connection.execute(query)).scalar()
+        return wall_clock() + timedelta(seconds=offset or 0)
+
+    async def advance(self, session: AsyncSession, seconds: int) -> datetime:
+        result = await session.execute(
+            update(TestClockOffset)
+            .where(TestClockOffset.id == 1)
+            .values(offset_s=TestClockOffset.offset_s + seconds)
+            .returning(TestClockOffset.offset_s)
+        )
+        offset = result.scalar()
+        if offset is None:
+            session.add(TestClockOffset(id=1, offset_s=seconds))
+            await session.flush()
+            offset = seconds
+        return wall_clock() + timedelta(seconds=offset)
+
+
+async def provide_now(state: State) -> datetime:
+    """The product-rule time of this request (resolved beside, not inside, its session)."""
+    clock: Clock = state.clock
+    return await clock.now()
+
+
+class ClockAdvance(RequestModel):
+    advance_seconds: Annotated[int, IntOnly, Field(ge=1, le=31_536_000)]
+
+
+class ClockNow(SQLModel):
+    now: datetime
+
+
+class TestClockController(Controller):
+    """`/admin/clock`: only mounted when the server starts with CANOPY_TEST_CLOCK=1."""
+
+    __test__ = False
+    path = "/admin/clock"
+    tags = ["operator"]
+
+    @get("/")
+    async def read(self, now: NamedDependency[datetime]) -> ClockNow:
+        return ClockNow(now=now)
+
+    @post("/", status_code=200)
+    async def advance(
+        self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[ClockAdvance]
+    ) -> ClockNow:
+        clock: Clock = state.clock
+        return ClockNow(now=await clock.advance(db_session, data.advance_seconds))

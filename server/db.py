@@ -1,0 +1,139 @@
+"""Database plumbing: engines, the per-request session, ids and the naming convention.
+
+SQLite is set up for correctness (WAL, busy timeout, foreign keys) and every writing
+transaction takes the write lock when it starts (`BEGIN IMMEDIATE`), so a read followed by a
+write can never lose an update. Read-only requests use a second engine with a plain `BEGIN`
+so readers do not queue behind writers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlmodel import SQLModel
+
+# Constraint names must exist before the first table class is defined (SQLite batch migrations).
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def new_id() -> str:
+    """A UUIDv7 string: opaque to clients, time-ordered so it doubles as a stable cursor key."""
+    millis = time.time_ns() // 1_000_000
+    raw = millis.to_bytes(6, "big") + secrets.token_bytes(10)
+    value = int.from_bytes(raw, "big")
+    value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
+    value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
+    return str(uuid.UUID(int=value))
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEngine:
+    """An async engine; on SQLite, connections configured for correctness."""
+    if not url.startswith("sqlite"):
+        if "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", int(os.environ.get("CANOPY_DB_POOL_SIZE", "10")))
+            kwargs.setdefault("max_overflow", 20)
+        kwargs.setdefault("pool_pre_ping", True)
+        return create_async_engine(url, **kwargs)
+
+    _prepare_sqlite_file(url)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    begin_statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql(begin_statement)
+
+    return engine
+
+
+class Database:
+    """The app's engines and session factories (one writer, one reader)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.writer = create_engine(url, immediate=True)
+        self.reader = create_engine(url, immediate=False) if url.startswith("sqlite") else self.writer
+        self.write_sessions = async_sessionmaker(self.writer, class_=AsyncSession, expire_on_commit=False)
+        self.read_sessions = async_sessionmaker(self.reader, class_=AsyncSession, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.writer.dialect.name
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """A writing unit of work outside a request (jobs, CLI): commit on success, else roll back."""
+        async with self.write_sessions() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+
+    async def dispose(self) -> None:
+        await self.writer.dispose()
+        if self.reader is not self.writer:
+            await self.reader.dispose()
+
+
+async def provide_db_session(state: State, request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request, committed after the handler and before the response is sent.
+
+    A failed commit therefore becomes an error response, never a false 2xx.
+    """
+    database: Database = state.database
+    factory = database.read_sessions if request.method in READ_ONLY_METHODS else database.write_sessions
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+def dialect_insert(session: AsyncSession) -> Any:
+    """The dialect's INSERT construct, for `ON CONFLICT` clauses that both databases speak."""
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert

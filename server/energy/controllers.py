@@ -1,0 +1,137 @@
+"""`/me/steps`, `/me/forest`, `/me/balls`, `/me/actions` (SPEC 4)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Annotated
+
+from litestar import Controller, get, post, put
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, PathParameter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import provide_current_user
+from server.energy import service
+from server.energy.models import ActionRecord
+from server.energy.schemas import (
+    ActionPublic,
+    CollectedAll,
+    CollectedOne,
+    ForestPublic,
+    StepsPublic,
+    StepsRequest,
+)
+from server.errors import Unprocessable
+from server.ledger import service as ledger
+from server.pagination import Cursor, Limit, Page, newest_first, page_of
+from server.trees import service as trees
+from server.users.models import User
+
+BallId = Annotated[str, PathParameter(max_length=64)]
+DayPath = Annotated[str, PathParameter(max_length=10, description="The user's local date, YYYY-MM-DD")]
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _parse_day(value: str) -> date:
+    try:
+        if ISO_DATE.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise Unprocessable("The date must be a calendar date, YYYY-MM-DD.", problem="steps-date")
+
+
+class EnergyController(Controller):
+    path = "/me"
+    tags = ["energy"]
+    dependencies = {"current_user": Provide(provide_current_user)}
+    security = [{"user": []}]
+
+    @put("/steps/{day:str}")
+    async def report_steps(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        day: FromPath[DayPath],
+        data: JSONBody[StepsRequest],
+    ) -> StepsPublic:
+        return await service.report_steps(db_session, state.settings, current_user, _parse_day(day), data.steps, now)
+
+    @get("/forest")
+    async def forest(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+    ) -> ForestPublic:
+        balance = await ledger.balance_of(db_session, current_user.id)
+        tree = await trees.growing_tree(db_session, current_user.id)
+        balls = await service.forest_balls(db_session, current_user.id, now)
+        return ForestPublic(
+            balance_g=balance.balance_g,
+            owed_g=balance.owed_g,
+            shields=current_user.shields,
+            shield_until=current_user.shield_until
+            if current_user.shield_until and current_user.shield_until > now
+            else None,
+            streak_days=service.streak_days(current_user, now),
+            tree=(await trees.to_public(db_session, [tree], balance.balance_g))[0] if tree else None,
+            balls=[service.to_public(ball, now) for ball in balls],
+        )
+
+    @post("/balls/{ball_id:str}/collect", status_code=200)
+    async def collect(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        ball_id: FromPath[BallId],
+    ) -> CollectedOne:
+        collected, balance = await service.collect(db_session, state.settings, current_user, ball_id, now)
+        return CollectedOne(collected_g=collected, balance_g=balance)
+
+    @post("/balls/collect", status_code=200)
+    async def collect_all(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+    ) -> CollectedAll:
+        collected, balance, balls = await service.collect_all(db_session, state.settings, current_user, now)
+        return CollectedAll(collected_g=collected, balance_g=balance, balls=balls)
+
+    @get("/actions")
+    async def actions(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[ActionPublic]:
+        query = select(ActionRecord).where(ActionRecord.user_id == current_user.id)
+        rows = list((await db_session.execute(newest_first(query, ActionRecord.id, cursor, limit))).scalars())
+        records, next_cursor = page_of(rows, limit)
+        return Page(
+            items=[
+                ActionPublic(
+                    id=r.id,
+                    action=r.action_code,
+                    quantity=r.quantity,
+                    energy_g=r.energy_g,
+                    capped=r.capped,
+                    source=r.source,
+                    date=r.local_day,
+                    occurred_at=r.occurred_at,
+                    created_at=r.created_at,
+                )
+                for r in records
+            ],
+            next_cursor=next_cursor,
+        )

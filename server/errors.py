@@ -1,0 +1,181 @@
+"""Problem details (RFC 9457) for every error, and the domain error type services raise.
+
+Each problem `type` is a URN naming the rule that refused the request; docs/problems.md lists
+them. Nothing a client sends may become a 500: decoding, validation, integrity and recursion
+failures are all mapped here.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+logger = logging.getLogger("canopy.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+TYPE_PREFIX = "urn:canopy:problem:"
+
+
+class DomainError(Exception):
+    """A refusal under a product rule; carries its HTTP status and the rule's name."""
+
+    status = 400
+    problem = "bad-request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        problem: str | None = None,
+        status: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problem = problem or self.problem
+        self.status = status or self.status
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class NotFound(DomainError):
+    status = 404
+    problem = "not-found"
+
+
+class Conflict(DomainError):
+    status = 409
+    problem = "conflict"
+
+
+class Unprocessable(DomainError):
+    status = 422
+    problem = "unprocessable"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    problem = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status = 403
+    problem = "forbidden"
+
+
+class BadRequest(DomainError):
+    status = 400
+    problem = "bad-request"
+
+
+def problem_body(status: int, problem: str, detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": TYPE_PREFIX + problem,
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def problem_response(
+    status: int,
+    problem: str,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
+    return Response(
+        content=problem_body(status, problem, detail, errors),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+_GENERIC_PROBLEMS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "unprocessable",
+    429: "rate-limited",
+}
+
+
+def _domain_error(_: Request, exc: DomainError) -> Response[dict[str, Any]]:
+    return problem_response(exc.status, exc.problem, exc.detail, exc.errors, exc.headers)
+
+
+def _validation_error(_: Request, exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = []
+    for item in exc.extra or []:
+        if isinstance(item, dict):
+            errors.append({"field": item.get("key") or item.get("source"), "message": item.get("message")})
+        else:
+            errors.append({"message": str(item)})
+    return problem_response(400, "validation", "The request is not valid; see errors.", errors)
+
+
+def _http_error(_: Request, exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    problem = _GENERIC_PROBLEMS.get(status, "http-error")
+    headers = dict(exc.headers or {})
+    detail = exc.detail if exc.detail and exc.detail != HTTPStatus(status).phrase else HTTPStatus(status).description
+    return problem_response(status, problem, detail, headers=headers)
+
+
+def _integrity_error(_: Request, exc: IntegrityError) -> Response[dict[str, Any]]:
+    logger.info("integrity error answered 409: %s", exc.orig)
+    return problem_response(409, "conflict", "The request conflicts with the current state; retry it.")
+
+
+def _database_error(_: Request, exc: DBAPIError) -> Response[dict[str, Any]]:
+    logger.exception("database error", exc_info=exc)
+    return problem_response(503, "database-unavailable", "The database could not complete the request.")
+
+
+def _recursion_error(_: Request, __: RecursionError) -> Response[dict[str, Any]]:
+    return problem_response(400, "malformed-json", "The request body is nested too deeply.")
+
+
+def _unexpected_error(_: Request, exc: Exception) -> Response[dict[str, Any]]:
+    logger.exception("unhandled error", exc_info=exc)
+    return problem_response(500, "internal", "An unexpected error occurred.")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: _domain_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    IntegrityError: _integrity_error,
+    DBAPIError: _database_error,
+    RecursionError: _recursion_error,
+    Exception: _unexpected_error,
+}
+
+__all__ = [
+    "EXCEPTION_HANDLERS",
+    "PROBLEM_MEDIA_TYPE",
+    "BadRequest",
+    "Conflict",
+    "DomainError",
+    "Forbidden",
+    "NotFound",
+    "Unauthorized",
+    "Unprocessable",
+    "problem_body",
+    "problem_response",
+]

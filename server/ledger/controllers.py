@@ -1,0 +1,47 @@
+"""`/me/ledger` (a user's own entries) and the operator's `/admin/ledger/audit`."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import operator_guard, provide_current_user
+from server.ledger import service
+from server.ledger.models import LedgerEntry
+from server.ledger.schemas import AuditReport, LedgerEntryPublic
+from server.pagination import Cursor, Limit, Page, newest_first, page_of
+from server.users.models import User
+
+
+class MyLedgerController(Controller):
+    path = "/me/ledger"
+    tags = ["energy"]
+    dependencies = {"current_user": Provide(provide_current_user)}
+    security = [{"user": []}]
+
+    @get("/")
+    async def entries(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[LedgerEntryPublic]:
+        """Entries on the user's balls, balance and debt, newest first."""
+        query = select(LedgerEntry).where(LedgerEntry.user_id == current_user.id)
+        rows = list((await db_session.execute(newest_first(query, LedgerEntry.id, cursor, limit))).scalars())
+        entries, next_cursor = page_of(rows, limit)
+        return Page(items=[LedgerEntryPublic.model_validate(e) for e in entries], next_cursor=next_cursor)
+
+
+class LedgerAuditController(Controller):
+    path = "/admin/ledger/audit"
+    tags = ["operator"]
+    guards = [operator_guard]
+    security = [{"operator": []}]
+
+    @get("/")
+    async def audit(self, db_session: NamedDependency[AsyncSession]) -> AuditReport:
+        return AuditReport(**await service.audit(db_session))

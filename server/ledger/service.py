@@ -1,0 +1,302 @@
+"""The only code that moves energy.
+
+Every movement is one zero-sum transaction of legs. Balances live in stored columns (a ball's
+`remaining_g`, a user's `balance_g` and `owed_g`) that are changed only here or by a guarded
+UPDATE whose legs are written here in the same database transaction; the audit proves the
+stored values equal the sums of their legs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.db import new_id
+from server.energy.models import Ball
+from server.ledger.models import Account, Balance, LedgerEntry, LedgerTransaction, TransactionKind
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    account: Account
+    amount_g: int
+    user_id: str | None = None
+    ball_id: str | None = None
+    tree_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceState:
+    balance_g: int
+    owed_g: int
+
+
+class LedgerImbalance(RuntimeError):
+    """A programming error: a transaction whose legs do not sum to zero is never written."""
+
+
+async def open_balance(session: AsyncSession, user_id: str) -> None:
+    await session.execute(insert(Balance).values(user_id=user_id, balance_g=0, owed_g=0))
+
+
+async def post(
+    session: AsyncSession,
+    kind: TransactionKind,
+    legs: list[Leg],
+    *,
+    now: datetime,
+    user_id: str | None = None,
+    reference: str | None = None,
+) -> str:
+    """Append one transaction; legs of 0 g are dropped."""
+    legs = [leg for leg in legs if leg.amount_g != 0]
+    if sum(leg.amount_g for leg in legs) != 0:
+        raise LedgerImbalance(f"{kind} legs sum to {sum(leg.amount_g for leg in legs)}")
+    if not legs:
+        return ""
+    transaction_id = new_id()
+    await session.execute(
+        insert(LedgerTransaction).values(
+            id=transaction_id, kind=kind.value, user_id=user_id, reference=reference, created_at=now
+        )
+    )
+    await session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "id": new_id(),
+                "transaction_id": transaction_id,
+                "kind": kind.value,
+                "account": leg.account.value,
+                "user_id": leg.user_id,
+                "ball_id": leg.ball_id,
+                "tree_id": leg.tree_id,
+                "amount_g": leg.amount_g,
+                "created_at": now,
+            }
+            for leg in legs
+        ],
+    )
+    return transaction_id
+
+
+async def post_many(
+    session: AsyncSession, kind: TransactionKind, batch: list[tuple[str, list[Leg]]], now: datetime
+) -> None:
+    """Append many transactions (user_id, legs) in two statements; used by set-based jobs."""
+    transactions: list[dict[str, Any]] = []
+    entries: list[dict[str, Any]] = []
+    for user_id, legs in batch:
+        legs = [leg for leg in legs if leg.amount_g != 0]
+        if not legs:
+            continue
+        if sum(leg.amount_g for leg in legs) != 0:
+            raise LedgerImbalance(f"{kind} legs do not sum to zero")
+        transaction_id = new_id()
+        transactions.append(
+            {"id": transaction_id, "kind": kind.value, "user_id": user_id, "reference": None, "created_at": now}
+        )
+        entries.extend(
+            {
+                "id": new_id(),
+                "transaction_id": transaction_id,
+                "kind": kind.value,
+                "account": leg.account.value,
+                "user_id": leg.user_id,
+                "ball_id": leg.ball_id,
+                "tree_id": leg.tree_id,
+                "amount_g": leg.amount_g,
+                "created_at": now,
+            }
+            for leg in legs
+        )
+    if transactions:
+        await session.execute(insert(LedgerTransaction), transactions)
+        await session.execute(insert(LedgerEntry), entries)
+
+
+async def credit_user(
+    session: AsyncSession,
+    user_id: str,
+    grams: int,
+    kind: TransactionKind,
+    source_legs: list[Leg],
+    *,
+    now: datetime,
+    reference: str | None = None,
+) -> BalanceState:
+    """Credit `grams` to a user, paying their debt (`owed_g`) first (SPEC 4.3).
+
+    `source_legs` say where the grams come from and must sum to -grams.
+    """
+    fast = await session.execute(
+        update(Balance)
+        .where(Balance.user_id == user_id, Balance.owed_g == 0)
+        .values(balance_g=Balance.balance_g + grams)
+        .returning(Balance.balance_g)
+    )
+    new_balance = fast.scalar()
+    if new_balance is not None:
+        await post(
+            session,
+            kind,
+            [*source_legs, Leg(Account.BALANCE, grams, user_id)],
+            now=now,
+            user_id=user_id,
+            reference=reference,
+        )
+        return BalanceState(new_balance, 0)
+
+    # In debt: lock the row (PostgreSQL; SQLite already holds the write lock) and split the credit.
+    row = (await session.execute(select(Balance.owed_g).where(Balance.user_id == user_id).with_for_update())).one()
+    repaid = min(row.owed_g, grams)
+    result = (
+        await session.execute(
+            update(Balance)
+            .where(Balance.user_id == user_id)
+            .values(owed_g=Balance.owed_g - repaid, balance_g=Balance.balance_g + (grams - repaid))
+            .returning(Balance.balance_g, Balance.owed_g)
+        )
+    ).one()
+    await post(
+        session,
+        kind,
+        [*source_legs, Leg(Account.OWED, repaid, user_id), Leg(Account.BALANCE, grams - repaid, user_id)],
+        now=now,
+        user_id=user_id,
+        reference=reference,
+    )
+    return BalanceState(result.balance_g, result.owed_g)
+
+
+async def debit_user(
+    session: AsyncSession,
+    user_id: str,
+    grams: int,
+    kind: TransactionKind,
+    destination_legs: list[Leg],
+    *,
+    now: datetime,
+    reference: str | None = None,
+) -> int | None:
+    """Take `grams` from a user's balance if it holds them; None (and nothing written) if short."""
+    result = await session.execute(
+        update(Balance)
+        .where(Balance.user_id == user_id, Balance.balance_g >= grams)
+        .values(balance_g=Balance.balance_g - grams)
+        .returning(Balance.balance_g)
+    )
+    new_balance = result.scalar()
+    if new_balance is None:
+        return None
+    await post(
+        session,
+        kind,
+        [Leg(Account.BALANCE, -grams, user_id), *destination_legs],
+        now=now,
+        user_id=user_id,
+        reference=reference,
+    )
+    return new_balance
+
+
+async def balance_of(session: AsyncSession, user_id: str) -> BalanceState:
+    row = (await session.execute(select(Balance.balance_g, Balance.owed_g).where(Balance.user_id == user_id))).one()
+    return BalanceState(row.balance_g, row.owed_g)
+
+
+async def audit(session: AsyncSession, *, max_mismatches: int = 100) -> dict[str, Any]:
+    """Check the ledger's invariants (SPEC 4.3) and report the totals."""
+    totals = dict(
+        (
+            await session.execute(
+                select(LedgerEntry.account, func.coalesce(func.sum(LedgerEntry.amount_g), 0)).group_by(
+                    LedgerEntry.account
+                )
+            )
+        ).all()
+    )
+    issued_g = -int(totals.get(Account.ISSUED.value, 0))
+    stored = (
+        await session.execute(
+            select(func.coalesce(func.sum(Balance.balance_g), 0), func.coalesce(func.sum(Balance.owed_g), 0))
+        )
+    ).one()
+    in_balls_g = int((await session.execute(select(func.coalesce(func.sum(Ball.remaining_g), 0)))).scalar_one())
+    in_balances_g, owed_g = int(stored[0]), int(stored[1])
+    spent_g = int(totals.get(Account.SPENT.value, 0))
+    expired_g = int(totals.get(Account.EXPIRED.value, 0))
+
+    mismatches: list[dict[str, Any]] = []
+    unbalanced = await session.execute(
+        select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount_g))
+        .group_by(LedgerEntry.transaction_id)
+        .having(func.sum(LedgerEntry.amount_g) != 0)
+        .limit(max_mismatches)
+    )
+    mismatches += [{"kind": "transaction", "id": t, "sum_g": int(s)} for t, s in unbalanced]
+
+    def leg_sum(account: Account) -> Any:
+        return (
+            select(LedgerEntry.user_id, func.sum(LedgerEntry.amount_g).label("total"))
+            .where(LedgerEntry.account == account.value)
+            .group_by(LedgerEntry.user_id)
+            .subquery()
+        )
+
+    for account, column, sign in (
+        (Account.BALANCE, Balance.balance_g, 1),
+        (Account.OWED, Balance.owed_g, -1),
+    ):
+        sums = leg_sum(account)
+        derived = sign * func.coalesce(sums.c.total, 0)
+        rows = await session.execute(
+            select(Balance.user_id, column, derived)
+            .outerjoin(sums, sums.c.user_id == Balance.user_id)
+            .where(column != derived)
+            .limit(max_mismatches)
+        )
+        mismatches += [{"kind": account.value, "id": u, "stored_g": int(s), "ledger_g": int(d)} for u, s, d in rows]
+
+    ball_sums = (
+        select(LedgerEntry.ball_id, func.sum(LedgerEntry.amount_g).label("total"))
+        .where(LedgerEntry.account == Account.BALL.value)
+        .group_by(LedgerEntry.ball_id)
+        .subquery()
+    )
+    ball_derived = func.coalesce(ball_sums.c.total, 0)
+    rows = await session.execute(
+        select(Ball.id, Ball.remaining_g, ball_derived)
+        .outerjoin(ball_sums, ball_sums.c.ball_id == Ball.id)
+        .where(Ball.remaining_g != ball_derived)
+        .limit(max_mismatches)
+    )
+    mismatches += [{"kind": "ball", "id": b, "stored_g": int(s), "ledger_g": int(d)} for b, s, d in rows]
+
+    # Stored balances must also agree with the account totals (no entries for unknown rows).
+    if int(totals.get(Account.BALANCE.value, 0)) != in_balances_g:
+        mismatches.append(
+            {"kind": "balances_total", "stored_g": in_balances_g, "ledger_g": int(totals.get(Account.BALANCE.value, 0))}
+        )
+    if int(totals.get(Account.BALL.value, 0)) != in_balls_g:
+        mismatches.append(
+            {"kind": "balls_total", "stored_g": in_balls_g, "ledger_g": int(totals.get(Account.BALL.value, 0))}
+        )
+
+    identity_holds = issued_g == in_balls_g + in_balances_g + spent_g + expired_g - owed_g
+    if not identity_holds:
+        mismatches.append({"kind": "identity", "detail": "issued != balls + balances + spent + expired - owed"})
+    return {
+        "ok": not mismatches,
+        "issued_g": issued_g,
+        "in_balls_g": in_balls_g,
+        "in_balances_g": in_balances_g,
+        "spent_g": spent_g,
+        "expired_g": expired_g,
+        "owed_g": owed_g,
+        "mismatches": mismatches[:max_mismatches],
+    }

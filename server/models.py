@@ -1,0 +1,29 @@
+"""Every table, imported in one place so Alembic and the app see the whole schema."""
+
+from server.catalog.models import ActionType, Project, ProjectSpecies, Species
+from server.clock import TestClockOffset
+from server.energy.models import ActionRecord, Ball, DailySteps
+from server.idempotency import IdempotencyRecord
+from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
+from server.planting.models import Ngo
+from server.trees.models import Tree
+from server.users.models import RefreshToken, User
+
+__all__ = [
+    "ActionRecord",
+    "ActionType",
+    "Balance",
+    "Ball",
+    "DailySteps",
+    "IdempotencyRecord",
+    "LedgerEntry",
+    "LedgerTransaction",
+    "Ngo",
+    "Project",
+    "ProjectSpecies",
+    "RefreshToken",
+    "Species",
+    "TestClockOffset",
+    "Tree",
+    "User",
+]

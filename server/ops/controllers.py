@@ -1,0 +1,52 @@
+"""Operations (SPEC 10): liveness, readiness, and the operator's job runner."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, PathParameter
+
+from server.auth import operator_guard
+from server.errors import problem_response
+from server.migrations import current_revision, head_revision
+from server.scheduler import run_job
+
+JobName = Annotated[str, PathParameter(max_length=64)]
+
+
+class HealthController(Controller):
+    path = "/"
+    tags = ["operations"]
+    include_in_schema = True
+
+    @get("/health", skip_idempotency=True)
+    async def health(self) -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @get("/ready")
+    async def ready(self, state: State) -> Response[Any]:
+        """The database answers and is migrated to the code's head revision."""
+        try:
+            async with state.database.reader.connect() as connection:
+                current = await current_revision(connection)
+        except Exception as exc:  # any failure to reach the database means not ready
+            return problem_response(503, "not-ready", f"The database is unreachable: {type(exc).__name__}.")
+        head = head_revision()
+        if current != head:
+            return problem_response(503, "not-ready", f"The database is at {current}, the code needs {head}.")
+        return Response({"status": "ready", "revision": current})
+
+
+class JobsController(Controller):
+    path = "/admin/jobs"
+    tags = ["operator"]
+    guards = [operator_guard]
+    security = [{"operator": []}]
+
+    @post("/{name:str}/run", status_code=200)
+    async def run(self, state: State, name: FromPath[JobName]) -> dict[str, Any]:
+        """Run a job now; it answers its own counts (zero when another run already did the work)."""
+        return await run_job(name, state)

@@ -1,0 +1,87 @@
+"""Configuration: every knob is a `CANOPY_*` environment variable (SPEC 10)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET = "canopy-development-secret-change-me-0123456789"
+DEVELOPMENT_OPERATOR_TOKEN = "canopy-dev-operator-token"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CANOPY_", extra="ignore")
+
+    env: str = Field("development", pattern="^(development|production)$")
+    database_url: str = "sqlite+aiosqlite:///var/canopy.db"
+    data_dir: Path = Path("var")
+    operator_token: str = DEVELOPMENT_OPERATOR_TOKEN
+    secret_key: str = DEVELOPMENT_SECRET
+    public_base_url: str = "http://127.0.0.1:8000"
+    scheduler_enabled: bool = True
+    test_clock: bool = False
+    redis_url: str | None = None
+
+    # credentials (SPEC 2)
+    access_token_ttl_s: int = 3600
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    argon2_time_cost: int = 3
+    argon2_memory_kib: int = 65536
+    login_fail_limit_per_handle: int = 10
+    login_fail_limit_per_address: int = 100
+    login_fail_window_s: int = 15 * 60
+
+    # users (SPEC 1)
+    timezone_change_min_days: int = 7
+
+    # energy (SPEC 4)
+    max_steps_per_day: int = 100_000
+    ball_ripens_hour: int = 7
+    ball_expires_after_h: int = 72
+    expire_balls_interval_s: int = 3600
+    expire_balls_chunk: int = 1000
+
+    # play (SPEC 5)
+    max_shields: int = 5
+
+    # HTTP (SPEC 10)
+    request_max_body_bytes: int = 1024 * 1024
+    idempotency_ttl_s: int = 24 * 3600
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        """Accept the plain SQLAlchemy URLs of SPEC 10 and run them on the async drivers."""
+        for plain, driver in (
+            ("sqlite://", "sqlite+aiosqlite://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+        ):
+            if url.startswith(plain):
+                return driver + url[len(plain) :]
+        if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("CANOPY_DATABASE_URL must be a sqlite or postgresql URL")
+        return url
+
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> Settings:
+        if self.env == "production":
+            if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
+                raise ValueError("production needs CANOPY_SECRET_KEY (32+ characters, not the dev one)")
+            if self.operator_token == DEVELOPMENT_OPERATOR_TOKEN or len(self.operator_token) < 24:
+                raise ValueError("production needs CANOPY_OPERATOR_TOKEN (24+ characters, not the dev one)")
+            if self.test_clock:
+                raise ValueError("the test clock cannot run in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

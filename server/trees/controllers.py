@@ -1,0 +1,99 @@
+"""`/me/trees` (SPEC 6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from litestar import Controller, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, PathParameter
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import provide_current_user
+from server.ledger import service as ledger
+from server.pagination import Cursor, Limit, Page, newest_first, page_of
+from server.trees import service
+from server.trees.models import Tree, TreeStatus
+from server.trees.schemas import AdoptTreeRequest, TreePublic, UpdateTreeRequest
+from server.users.models import User
+
+TreeId = Annotated[str, PathParameter(max_length=64)]
+
+
+class TreeController(Controller):
+    path = "/me/trees"
+    tags = ["trees"]
+    dependencies = {"current_user": Provide(provide_current_user)}
+    security = [{"user": []}]
+
+    async def _public(self, session: AsyncSession, user: User, tree: Tree) -> TreePublic:
+        balance = await ledger.balance_of(session, user.id)
+        return (await service.to_public(session, [tree], balance.balance_g))[0]
+
+    @post("/", status_code=201)
+    async def adopt(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        data: JSONBody[AdoptTreeRequest],
+    ) -> TreePublic:
+        tree = await service.adopt(db_session, current_user.id, data, now)
+        return await self._public(db_session, current_user, await service.get_own(db_session, current_user.id, tree.id))
+
+    @get("/")
+    async def list_trees(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[TreePublic]:
+        query = select(Tree).where(Tree.user_id == current_user.id, Tree.status.in_(service.LISTED_STATUSES))
+        rows = list((await db_session.execute(newest_first(query, Tree.id, cursor, limit))).scalars())
+        trees, next_cursor = page_of(rows, limit)
+        balance = await ledger.balance_of(db_session, current_user.id)
+        return Page(items=await service.to_public(db_session, trees, balance.balance_g), next_cursor=next_cursor)
+
+    @get("/{tree_id:str}")
+    async def read(
+        self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User], tree_id: FromPath[TreeId]
+    ) -> TreePublic:
+        return await self._public(db_session, current_user, await service.get_own(db_session, current_user.id, tree_id))
+
+    @patch("/{tree_id:str}")
+    async def update(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        tree_id: FromPath[TreeId],
+        data: JSONBody[UpdateTreeRequest],
+    ) -> TreePublic:
+        tree = await service.get_own(db_session, current_user.id, tree_id)
+        tree.auto_plant = data.auto_plant
+        db_session.add(tree)
+        await db_session.flush()
+        if tree.auto_plant and tree.status == TreeStatus.GROWING:
+            await service.plant_if_affordable(db_session, current_user.id, now)
+            await db_session.refresh(tree)
+        return await self._public(db_session, current_user, tree)
+
+    @delete("/{tree_id:str}", status_code=204)
+    async def abandon(
+        self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User], tree_id: FromPath[TreeId]
+    ) -> None:
+        await service.abandon(db_session, current_user.id, tree_id)
+
+    @post("/{tree_id:str}/plant", status_code=200)
+    async def plant(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        tree_id: FromPath[TreeId],
+    ) -> TreePublic:
+        tree = await service.plant(db_session, current_user.id, tree_id, now)
+        return await self._public(db_session, current_user, tree)

@@ -1,0 +1,237 @@
+"""Adopting, growing, planting and refunding trees.
+
+Planting spends energy, so every path here goes through the ledger. `credit` is how every
+other domain pays a user: it credits through the ledger and, in the same transaction, plants
+an `auto_plant` tree the credit has paid for (SPEC 6).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.catalog.models import Project, ProjectSpecies, Species
+from server.errors import Conflict, NotFound, Unprocessable
+from server.ledger import service as ledger
+from server.ledger.models import Account, TransactionKind
+from server.ledger.service import BalanceState, Leg
+from server.trees.models import Tree, TreeStatus
+from server.trees.schemas import AdoptTreeRequest, ProjectRef, SpeciesRef, TreePublic
+
+LISTED_STATUSES = (
+    TreeStatus.GROWING,
+    TreeStatus.QUEUED,
+    TreeStatus.ORDERED,
+    TreeStatus.PLANTED,
+    TreeStatus.REFUNDED,
+    TreeStatus.CANCELLED,
+)
+STAGES = ((0.1, "seed"), (0.3, "sprout"), (0.6, "sapling"), (1.0, "young"))
+
+
+def stage_and_progress(tree: Tree, balance_g: int) -> tuple[str, float]:
+    """A growing tree shows how much of its cost the balance covers; later states are grown."""
+    if tree.status != TreeStatus.GROWING:
+        return "grown", 1.0
+    progress = round(min(balance_g, tree.cost_g) / tree.cost_g, 4)
+    for bound, stage in STAGES:
+        if progress < bound:
+            return stage, progress
+    return "grown", 1.0
+
+
+async def to_public(session: AsyncSession, trees: list[Tree], balance_g: int) -> list[TreePublic]:
+    species = {
+        s.id: s
+        for s in (await session.execute(select(Species).where(Species.id.in_({t.species_id for t in trees})))).scalars()
+    }
+    projects = {
+        p.id: p
+        for p in (await session.execute(select(Project).where(Project.id.in_({t.project_id for t in trees})))).scalars()
+    }
+    result = []
+    for tree in trees:
+        stage, progress = stage_and_progress(tree, balance_g)
+        result.append(
+            TreePublic(
+                id=tree.id,
+                species=SpeciesRef(id=tree.species_id, common_name=species[tree.species_id].common_name),
+                project=ProjectRef(id=tree.project_id, name=projects[tree.project_id].name),
+                cost_g=tree.cost_g,
+                status=tree.status,
+                stage=stage,
+                progress=progress,
+                auto_plant=tree.auto_plant,
+                order_id=tree.order_id,
+                rejections=tree.rejections,
+                queued_at=tree.queued_at,
+                planted_at=tree.planted_at,
+                refunded_at=tree.refunded_at,
+                certificate_number=tree.certificate_number,
+            )
+        )
+    return result
+
+
+async def adopt(session: AsyncSession, user_id: str, data: AdoptTreeRequest, now: datetime) -> Tree:
+    """Checks in the SPEC's order: unknown -> 404, not offered -> 422, inactive or one growing -> 409."""
+    project = await session.get(Project, data.project_id)
+    species = await session.get(Species, data.species_id)
+    if project is None or species is None:
+        raise NotFound("No such project or species.", problem="project-or-species-not-found")
+    offer = await session.get(ProjectSpecies, (project.id, species.id))
+    if offer is None:
+        raise Unprocessable("This project does not offer that species.", problem="species-not-offered")
+    if project.status != "active":
+        raise Conflict("This project is not accepting new trees.", problem="project-not-active")
+    growing = await session.execute(select(Tree.id).where(Tree.user_id == user_id, Tree.status == TreeStatus.GROWING))
+    if growing.first():
+        raise Conflict("You already have a growing tree.", problem="tree-already-growing")
+    tree = Tree(
+        user_id=user_id,
+        project_id=project.id,
+        species_id=species.id,
+        cost_g=offer.cost_g,
+        auto_plant=data.auto_plant,
+        created_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(tree)
+            await session.flush()
+    except IntegrityError as exc:  # a concurrent adoption won the one-growing-tree index
+        raise Conflict("You already have a growing tree.", problem="tree-already-growing") from exc
+    if tree.auto_plant:
+        await plant_if_affordable(session, user_id, now)
+    return tree
+
+
+async def get_own(session: AsyncSession, user_id: str, tree_id: str) -> Tree:
+    tree = (await session.execute(select(Tree).where(Tree.id == tree_id, Tree.user_id == user_id))).scalar_one_or_none()
+    if tree is None or tree.status not in LISTED_STATUSES:
+        raise NotFound("No such tree.", problem="tree-not-found")
+    return tree
+
+
+async def growing_tree(session: AsyncSession, user_id: str) -> Tree | None:
+    return (
+        await session.execute(select(Tree).where(Tree.user_id == user_id, Tree.status == TreeStatus.GROWING))
+    ).scalar_one_or_none()
+
+
+async def abandon(session: AsyncSession, user_id: str, tree_id: str) -> None:
+    """Drop a growing tree (no energy was spent on it); a guarded DELETE so a racing plant wins."""
+    result = await session.execute(
+        delete(Tree).where(Tree.id == tree_id, Tree.user_id == user_id, Tree.status == TreeStatus.GROWING)
+    )
+    if result.rowcount == 0:
+        await get_own(session, user_id, tree_id)
+        raise Conflict("Only a growing tree can be abandoned.", problem="tree-not-growing")
+
+
+async def plant(session: AsyncSession, user_id: str, tree_id: str, now: datetime) -> Tree:
+    """Spend the tree's cost and queue it, in one transaction; only one of many racing calls wins."""
+    cost = (
+        await session.execute(
+            update(Tree)
+            .where(Tree.id == tree_id, Tree.user_id == user_id, Tree.status == TreeStatus.GROWING)
+            .values(status=TreeStatus.QUEUED, queued_at=now)
+            .returning(Tree.cost_g)
+        )
+    ).scalar()
+    if cost is None:
+        await get_own(session, user_id, tree_id)  # 404 when it is not the user's
+        raise Conflict("Only a growing tree can be planted.", problem="tree-not-growing")
+    spent = await ledger.debit_user(
+        session,
+        user_id,
+        cost,
+        TransactionKind.PLANT,
+        [Leg(Account.SPENT, cost, user_id, tree_id=tree_id)],
+        now=now,
+        reference=tree_id,
+    )
+    if spent is None:
+        raise Conflict("Your balance does not cover this tree yet.", problem="short-balance")
+    return await get_own(session, user_id, tree_id)
+
+
+async def plant_if_affordable(session: AsyncSession, user_id: str, now: datetime) -> bool:
+    """Auto-plant: queue the user's `auto_plant` tree once the balance covers it."""
+    tree = (
+        await session.execute(
+            select(Tree.id, Tree.cost_g).where(
+                Tree.user_id == user_id, Tree.status == TreeStatus.GROWING, Tree.auto_plant.is_(True)
+            )
+        )
+    ).first()
+    if tree is None:
+        return False
+    balance = await ledger.balance_of(session, user_id)
+    if balance.balance_g < tree.cost_g:
+        return False
+    await plant(session, user_id, tree.id, now)
+    return True
+
+
+async def credit(
+    session: AsyncSession,
+    user_id: str,
+    grams: int,
+    kind: TransactionKind,
+    source_legs: list[Leg],
+    *,
+    now: datetime,
+    reference: str | None = None,
+) -> BalanceState:
+    """Pay a user (debt first) and let an auto-plant tree take what it needs, atomically."""
+    state = await ledger.credit_user(session, user_id, grams, kind, source_legs, now=now, reference=reference)
+    if await plant_if_affordable(session, user_id, now):
+        return await ledger.balance_of(session, user_id)
+    return state
+
+
+async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
+    """Return a queued (or rejected) tree's energy to its owner; False if it was not refundable."""
+    row = (
+        await session.execute(
+            update(Tree)
+            .where(Tree.id == tree_id, Tree.status == TreeStatus.QUEUED)
+            .values(status=TreeStatus.REFUNDED, refunded_at=now, order_id=None)
+            .returning(Tree.user_id, Tree.cost_g)
+        )
+    ).first()
+    if row is None:
+        return False
+    await credit(
+        session,
+        row.user_id,
+        row.cost_g,
+        TransactionKind.REFUND,
+        [Leg(Account.SPENT, -row.cost_g, row.user_id, tree_id=tree_id)],
+        now=now,
+        reference=tree_id,
+    )
+    return True
+
+
+async def close_project(session: AsyncSession, project_id: str, now: datetime) -> dict[str, int]:
+    """SPEC 6: growing trees are cancelled, queued trees refunded, ordered trees stay in their orders."""
+    cancelled = await session.execute(
+        update(Tree)
+        .where(Tree.project_id == project_id, Tree.status == TreeStatus.GROWING)
+        .values(status=TreeStatus.CANCELLED)
+        .returning(Tree.id)
+    )
+    queued = (
+        (await session.execute(select(Tree.id).where(Tree.project_id == project_id, Tree.status == TreeStatus.QUEUED)))
+        .scalars()
+        .all()
+    )
+    refunded = 0
+    for tree_id in queued:
+        refunded += await refund(session, tree_id, now)
+    return {"trees_cancelled": len(cancelled.all()), "trees_refunded": refunded}

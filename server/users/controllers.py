@@ -1,0 +1,95 @@
+"""`/auth` and `/me` (SPEC 2)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import provide_current_user
+from server.users import service
+from server.users.models import User
+from server.users.schemas import (
+    LoginRequest,
+    RefreshRequest,
+    Registered,
+    RegisterRequest,
+    Tokens,
+    UpdateMeRequest,
+    UserPublic,
+)
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+
+    @post("/register", status_code=201)
+    async def register(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        data: JSONBody[RegisterRequest],
+    ) -> Registered:
+        user, tokens = await service.register(db_session, state.settings, state.passwords, data, now)
+        return Registered(user=service.to_public(user, now), **tokens.model_dump())
+
+    @post("/login", status_code=200)
+    async def login(
+        self,
+        state: State,
+        request: Request,
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[LoginRequest],
+    ) -> Tokens:
+        address = request.client.host if request.client else "unknown"
+        return await service.login(
+            db_session, state.settings, state.passwords, state.login_throttle, data.handle, data.password, address
+        )
+
+    @post("/refresh", status_code=200)
+    async def refresh(
+        self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]
+    ) -> Tokens:
+        return await service.refresh(db_session, state.settings, data.refresh_token)
+
+    @post("/logout", status_code=204)
+    async def logout(self, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]) -> None:
+        await service.logout(db_session, data.refresh_token)
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["me"]
+    dependencies = {"current_user": Provide(provide_current_user)}
+    security = [{"user": []}]
+
+    @get("/")
+    async def read(self, current_user: NamedDependency[User], now: NamedDependency[datetime]) -> UserPublic:
+        return service.to_public(current_user, now)
+
+    @patch("/")
+    async def update(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        data: JSONBody[UpdateMeRequest],
+    ) -> UserPublic:
+        user = await service.update_me(db_session, state.settings, current_user, data, now)
+        return service.to_public(user, now)
+
+    @delete("/", status_code=204)
+    async def remove(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+    ) -> None:
+        await service.delete_me(db_session, current_user, now)

@@ -1,0 +1,45 @@
+"""Accounts and their credentials."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlmodel import Field, SQLModel
+
+from server.db import new_id
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    # NULL once the account is deleted: the handle is freed for someone else.
+    handle: str | None = Field(default=None, max_length=30, unique=True)
+    display_name: str = Field(max_length=60)
+    password_hash: str | None = Field(default=None, max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    # A timezone change waits for the user's next local midnight (SPEC 1).
+    pending_timezone: str | None = Field(default=None, max_length=64)
+    pending_timezone_at: datetime | None = None
+    timezone_changed_at: datetime | None = None
+    allow_steal: bool = True
+    # Play state: consecutive local days with an own collection, and the shields it earned.
+    streak_days: int = 0
+    last_collect_day: date | None = None
+    shields: int = 0
+    shield_until: datetime | None = None
+    created_at: datetime
+    deleted_at: datetime | None = None
+
+
+class RefreshToken(SQLModel, table=True):
+    """Refresh tokens are opaque and stored hashed; using one revokes it (rotation)."""
+
+    __tablename__ = "refresh_tokens"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    user_id: str = Field(foreign_key="users.id", index=True, max_length=36)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    created_at: datetime

@@ -1,0 +1,197 @@
+"""Accounts: registration, login, token rotation, profile and deletion."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import anyio
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.errors import Conflict, Unauthorized
+from server.ledger import service as ledger
+from server.settings import Settings
+from server.users.models import RefreshToken, User
+from server.users.schemas import RegisterRequest, Tokens, UpdateMeRequest, UserPublic
+from server.users.security import (
+    Passwords,
+    hash_refresh_token,
+    issue_access_token,
+    new_refresh_token,
+)
+from server.users.throttle import LoginThrottle
+
+DELETED_DISPLAY_NAME = "Deleted user"
+
+
+def effective_timezone(user: User, now: datetime) -> str:
+    """A pending timezone change applies from the local midnight it was scheduled for."""
+    if user.pending_timezone and user.pending_timezone_at and now >= user.pending_timezone_at:
+        return user.pending_timezone
+    return user.timezone
+
+
+def user_zone(user: User, now: datetime) -> ZoneInfo:
+    return ZoneInfo(effective_timezone(user, now))
+
+
+def local_day(user: User, now: datetime) -> date:
+    return now.astimezone(user_zone(user, now)).date()
+
+
+def local_time_on(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant of a local wall-clock time on a given day."""
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
+
+
+def to_public(user: User, now: datetime) -> UserPublic:
+    pending = user.pending_timezone if user.pending_timezone_at and now < user.pending_timezone_at else None
+    return UserPublic(
+        id=user.id,
+        handle=user.handle or "",
+        display_name=user.display_name,
+        timezone=effective_timezone(user, now),
+        allow_steal=user.allow_steal,
+        created_at=user.created_at,
+        pending_timezone=pending,
+        pending_timezone_at=user.pending_timezone_at if pending else None,
+    )
+
+
+async def _issue_tokens(session: AsyncSession, settings: Settings, user_id: str) -> Tokens:
+    wall_now = datetime.now(UTC)
+    token, token_hash = new_refresh_token()
+    session.add(
+        RefreshToken(
+            user_id=user_id,
+            token_hash=token_hash,
+            expires_at=wall_now + timedelta(seconds=settings.refresh_token_ttl_s),
+            created_at=wall_now,
+        )
+    )
+    await session.flush()
+    return Tokens(
+        access_token=issue_access_token(settings, user_id),
+        refresh_token=token,
+        expires_in=settings.access_token_ttl_s,
+    )
+
+
+async def register(
+    session: AsyncSession, settings: Settings, passwords: Passwords, data: RegisterRequest, now: datetime
+) -> tuple[User, Tokens]:
+    taken = (await session.execute(select(User.id).where(User.handle == data.handle))).first()
+    if taken:
+        raise Conflict("That handle is taken.", problem="handle-taken")
+    password_hash = await anyio.to_thread.run_sync(passwords.hash, data.password)
+    user = User(
+        handle=data.handle,
+        display_name=data.display_name,
+        password_hash=password_hash,
+        timezone=data.timezone,
+        created_at=now,
+    )
+    session.add(user)
+    await session.flush()
+    await ledger.open_balance(session, user.id)
+    return user, await _issue_tokens(session, settings, user.id)
+
+
+async def login(
+    session: AsyncSession,
+    settings: Settings,
+    passwords: Passwords,
+    throttle: LoginThrottle,
+    handle: str,
+    password: str,
+    address: str,
+) -> Tokens:
+    handle = handle.lower()
+    await throttle.check(handle, address)
+    user = (
+        await session.execute(select(User).where(User.handle == handle, User.deleted_at.is_(None)))
+    ).scalar_one_or_none()
+    password_hash = user.password_hash if user else None
+    if user is None or not await anyio.to_thread.run_sync(passwords.verify, password_hash, password):
+        await throttle.record_failure(handle, address)
+        raise Unauthorized("Unknown handle or wrong password.", problem="invalid-credentials")
+    return await _issue_tokens(session, settings, user.id)
+
+
+async def refresh(session: AsyncSession, settings: Settings, token: str) -> Tokens:
+    wall_now = datetime.now(UTC)
+    user_id = (
+        await session.execute(
+            update(RefreshToken)
+            .where(
+                RefreshToken.token_hash == hash_refresh_token(token),
+                RefreshToken.revoked_at.is_(None),
+                RefreshToken.expires_at > wall_now,
+            )
+            .values(revoked_at=wall_now)
+            .returning(RefreshToken.user_id)
+        )
+    ).scalar()
+    if user_id is None:
+        raise Unauthorized("The refresh token is not valid.", problem="invalid-refresh-token")
+    alive = (await session.execute(select(User.id).where(User.id == user_id, User.deleted_at.is_(None)))).first()
+    if not alive:
+        raise Unauthorized("The refresh token is not valid.", problem="invalid-refresh-token")
+    return await _issue_tokens(session, settings, user_id)
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.token_hash == hash_refresh_token(token), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
+async def update_me(
+    session: AsyncSession, settings: Settings, user: User, data: UpdateMeRequest, now: datetime
+) -> User:
+    if data.display_name is not None:
+        user.display_name = data.display_name
+    if data.allow_steal is not None:
+        user.allow_steal = data.allow_steal
+    if data.timezone is not None and data.timezone != effective_timezone(user, now):
+        _schedule_timezone_change(settings, user, data.timezone, now)
+    session.add(user)
+    await session.flush()
+    return user
+
+
+def _schedule_timezone_change(settings: Settings, user: User, timezone: str, now: datetime) -> None:
+    """SPEC 1: effective at the next local midnight, at most once per N days."""
+    min_gap = timedelta(days=settings.timezone_change_min_days)
+    if user.timezone_changed_at and now < user.timezone_changed_at + min_gap:
+        allowed = user.timezone_changed_at + min_gap
+        raise Conflict(
+            f"The timezone can change once every {settings.timezone_change_min_days} days; "
+            f"next change allowed from {allowed.isoformat()}.",
+            problem="timezone-change-too-soon",
+        )
+    current = effective_timezone(user, now)
+    zone = ZoneInfo(current)
+    user.timezone = current
+    user.pending_timezone = timezone
+    user.pending_timezone_at = local_time_on(now.astimezone(zone).date() + timedelta(days=1), time(0), zone)
+    user.timezone_changed_at = now
+
+
+async def delete_me(session: AsyncSession, user: User, now: datetime) -> None:
+    """Anonymise: the handle is freed and credentials revoked; ledger rows and certificates stay."""
+    user.handle = None
+    user.display_name = DELETED_DISPLAY_NAME
+    user.password_hash = None
+    user.allow_steal = False
+    user.deleted_at = now
+    session.add(user)
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+    await session.flush()

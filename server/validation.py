@@ -1,0 +1,121 @@
+"""Strict input types shared by every domain.
+
+Litestar validates pydantic bodies with `strict=False`, which turns `true` into 1 and "10" into
+10. The types here refuse anything but a real JSON integer, bound every integer (2**63 crashes
+the drivers), and refuse NUL characters (PostgreSQL cannot store them).
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Annotated, Any
+
+from litestar import Request
+from litestar.types import Empty
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+from sqlmodel import SQLModel
+
+from server.errors import BadRequest
+
+MAX_SAFE_INT = 2**53 - 1
+MAX_JSON_DEPTH = 64
+
+
+def _require_int(value: Any) -> Any:
+    if type(value) is not int:
+        raise ValueError("must be an integer (not a boolean, string or float)")
+    return value
+
+
+def _require_str(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def _require_bool(value: Any) -> Any:
+    if type(value) is not bool:
+        raise ValueError("must be a boolean")
+    return value
+
+
+def _printable(value: str) -> str:
+    if any(unicodedata.category(ch).startswith("C") for ch in value):
+        raise ValueError("must contain printable characters only")
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+IntOnly = BeforeValidator(_require_int)
+"""Use as `Annotated[int, IntOnly, Field(ge=.., le=..)]`: a JSON integer, bounded."""
+
+Grams = Annotated[int, IntOnly, Field(ge=0, le=10**12)]
+StrictBool = Annotated[bool, BeforeValidator(_require_bool)]
+Text = Annotated[str, BeforeValidator(_require_str)]
+PrintableText = Annotated[str, BeforeValidator(_require_str), AfterValidator(_printable)]
+
+
+class RequestModel(SQLModel):
+    """Base of every request body: unknown fields are refused, strings are never coerced."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)  # type: ignore[assignment]
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise BadRequest(f"Duplicate JSON key {key!r}.", problem="malformed-json")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadRequest(f"{name} is not valid JSON.", problem="malformed-json")
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+def decode_strict_json(body: bytes) -> Any:
+    """Decode JSON refusing duplicate keys, NaN/Infinity and absurd nesting, as a 400."""
+    try:
+        value = json.loads(body, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+    except RecursionError as exc:
+        raise BadRequest("The request body is nested too deeply.", problem="malformed-json") from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        if isinstance(exc, BadRequest):
+            raise
+        raise BadRequest(f"The request body is not valid JSON: {exc}", problem="malformed-json") from exc
+    if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise BadRequest("The request body is nested too deeply.", problem="malformed-json")
+    return value
+
+
+class StrictJSONRequest(Request):
+    """The app's request class: every JSON body goes through `decode_strict_json`."""
+
+    async def json(self) -> Any:
+        if self._json is Empty:
+            if (cached := self._connection_state.json) is not Empty:
+                self._json = cached
+            else:
+                body = await self.body()
+                self._json = self._connection_state.json = decode_strict_json(body or b"null")
+        return self._json

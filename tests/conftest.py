@@ -1,0 +1,166 @@
+"""Test harness: every test gets a fresh database built by the Alembic migrations.
+
+`--db=sqlite` (default) migrates a template file once per run and copies it per test;
+`--db=postgres` migrates a template database once and clones it per test
+(`CREATE DATABASE ... TEMPLATE`). The PostgreSQL server comes from CANOPY_TEST_POSTGRES_URL
+(default postgresql://postgres@127.0.0.1:5432/test); if it is unreachable the run fails.
+After every test that used the API, the ledger audit must hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from server.app import create_app
+from server.catalog.service import seed_demo
+from server.clock import wall_clock
+from server.db import Database
+from server.migrations import upgrade
+from server.settings import Settings
+from tests.api import Api
+
+DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--db", choices=["sqlite", "postgres"], default="sqlite", help="database to test on")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.add_marker(pytest.mark.anyio)
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"canopy database: {config.getoption('--db')}"
+
+
+def build_template(url: str) -> None:
+    """The migrations, then the demo catalogue, exactly as `canopy migrate && canopy seed-demo`."""
+    upgrade(url)
+
+    async def seed() -> None:
+        database = Database(url)
+        try:
+            async with database.transaction() as session:
+                await seed_demo(session, wall_clock())
+        finally:
+            await database.dispose()
+
+    asyncio.run(seed())
+
+
+class SqliteDatabases:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.template = root / "template.db"
+        build_template(f"sqlite+aiosqlite:///{self.template}")
+        self.counter = itertools.count()
+
+    def create(self) -> str:
+        path = self.root / f"test_{next(self.counter)}.db"
+        shutil.copyfile(self.template, path)
+        return f"sqlite+aiosqlite:///{path}"
+
+    def drop(self, url: str) -> None:
+        path = Path(url.removeprefix("sqlite+aiosqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+    def close(self) -> None:
+        pass
+
+
+class PostgresDatabases:
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.prefix = f"canopy_test_{os.getpid()}"
+        self.template = f"{self.prefix}_template"
+        self.counter = itertools.count()
+        self._admin(f'DROP DATABASE IF EXISTS "{self.template}"', f'CREATE DATABASE "{self.template}"')
+        build_template(self._url(self.template))
+
+    def _url(self, name: str) -> str:
+        base, _, _ = self.admin_url.rpartition("/")
+        return f"{base}/{name}".replace("postgresql://", "postgresql+asyncpg://", 1)
+
+    def _admin(self, *statements: str) -> None:
+        async def run() -> None:
+            connection = await asyncpg.connect(self.admin_url, timeout=5)
+            try:
+                for statement in statements:
+                    await connection.execute(statement)
+            finally:
+                await connection.close()
+
+        asyncio.run(run())
+
+    def create(self) -> str:
+        name = f"{self.prefix}_{next(self.counter)}"
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return self._url(name)
+
+    def drop(self, url: str) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{url.rpartition("/")[2]}" WITH (FORCE)')
+
+    def close(self) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def databases(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    if request.config.getoption("--db") == "postgres":
+        admin_url = os.environ.get("CANOPY_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
+        try:
+            factory: SqliteDatabases | PostgresDatabases = PostgresDatabases(admin_url)
+        except (OSError, asyncpg.PostgresError) as exc:
+            pytest.exit(f"PostgreSQL is required for --db=postgres but unreachable at {admin_url}: {exc}", 1)
+    else:
+        factory = SqliteDatabases(tmp_path_factory.mktemp("db"))
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def database_url(databases: SqliteDatabases | PostgresDatabases) -> Iterator[str]:
+    url = databases.create()
+    yield url
+    databases.drop(url)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(
+        database_url=database_url,
+        test_clock=True,
+        scheduler_enabled=False,
+        argon2_time_cost=1,
+        argon2_memory_kib=1024,
+    )
+
+
+@pytest.fixture
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    """The app over HTTP (in-process ASGI), with the ledger audit checked after the test."""
+    app = create_app(settings)
+    async with AsyncTestClient(app, base_url="http://canopy.test", timeout=60) as client:
+        api = Api(client, settings)
+        yield api
+        audit = await api.audit()
+        assert audit["ok"], audit
