@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
 from sqlalchemy import select
@@ -43,7 +44,7 @@ def _missing_credential() -> Unauthorized:
 
 
 async def provide_current_user(
-    state: State, request: ASGIConnection[Any, Any, Any, Any], db_session: AsyncSession
+    state: State, request: ASGIConnection[Any, Any, Any, Any], db_session: NamedDependency[AsyncSession]
 ) -> User:
     settings: Settings = state.settings
     token = bearer_token(request)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
+from server.auth import operator_guard
 from server.validation import IntOnly, RequestModel
 
 
@@ -89,6 +90,8 @@ class TestClockController(Controller):
     __test__ = False
     path = "/admin/clock"
     tags = ["operator"]
+    guards = [operator_guard]
+    security = [{"operator": []}]
 
     @get("/")
     async def read(self, now: NamedDependency[datetime]) -> ClockNow:

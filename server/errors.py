@@ -13,7 +13,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 logger = logging.getLogger("canopy.errors")
 
@@ -142,6 +142,11 @@ def _integrity_error(_: Request, exc: IntegrityError) -> Response[dict[str, Any]
     return problem_response(409, "conflict", "The request conflicts with the current state; retry it.")
 
 
+def _data_error(_: Request, exc: DataError) -> Response[dict[str, Any]]:
+    logger.info("data error answered 400: %s", exc.orig)
+    return problem_response(400, "invalid-data", "A value in the request cannot be stored or compared.")
+
+
 def _database_error(_: Request, exc: DBAPIError) -> Response[dict[str, Any]]:
     logger.exception("database error", exc_info=exc)
     return problem_response(503, "database-unavailable", "The database could not complete the request.")
@@ -161,6 +166,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     ValidationException: _validation_error,
     HTTPException: _http_error,
     IntegrityError: _integrity_error,
+    DataError: _data_error,
     DBAPIError: _database_error,
     RecursionError: _recursion_error,
     Exception: _unexpected_error,

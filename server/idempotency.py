@@ -22,7 +22,7 @@ from sqlalchemy import LargeBinary, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Column, Field, SQLModel
 
-from server.errors import problem_response
+from server.errors import BadRequest, Conflict, Unprocessable
 
 FORGOTTEN_STATUSES = frozenset({400, 401, 413, 415, 422, 429})
 # A claim older than this whose request never finished (a crashed worker) may be taken over.
@@ -59,10 +59,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             await next_app(scope, receive, send)
             return
         if not 1 <= len(key) <= 255:
-            await problem_response(400, "idempotency-key", "Idempotency-Key must be 1-255 characters.")(
-                scope, receive, send
-            )
-            return
+            raise BadRequest("Idempotency-Key must be 1-255 characters.", problem="idempotency-key")
 
         credential = request.headers.get("authorization", "") + "|" + request.headers.get("canopy-key-id", "")
         scope_hash = _digest(credential.encode(), b"POST", scope["path"].encode(), key.encode())
@@ -98,7 +95,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
     async def _claim(
         self, database: Any, scope_hash: str, request_hash: str, now: datetime, ttl_s: int
     ) -> ASGIApp | None:
-        """Claim the key; or answer with the stored response, 409 in flight, or 422 mismatch."""
+        """Claim the key (None), or return the stored response; 409 while in flight, 422 on another body."""
         try:
             async with database.transaction() as session:
                 session.add(IdempotencyRecord(scope_hash=scope_hash, request_hash=request_hash, created_at=now))
@@ -122,12 +119,12 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 )
                 return None
             if record.request_hash != request_hash:
-                return problem_response(
-                    422, "idempotency-key-reused", "This Idempotency-Key was used with a different request body."
+                raise Unprocessable(
+                    "This Idempotency-Key was used with a different request body.", problem="idempotency-key-reused"
                 )
             if record.status_code is None:
-                return problem_response(
-                    409, "idempotency-in-flight", "A request with this Idempotency-Key is still in progress."
+                raise Conflict(
+                    "A request with this Idempotency-Key is still in progress.", problem="idempotency-in-flight"
                 )
             return _stored_response(record)
 

@@ -12,8 +12,9 @@ import unicodedata
 from typing import Annotated, Any
 
 from litestar import Request
+from litestar.params import PathParameter
 from litestar.types import Empty
-from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 from sqlmodel import SQLModel
 
 from server.errors import BadRequest
@@ -59,10 +60,27 @@ Text = Annotated[str, BeforeValidator(_require_str)]
 PrintableText = Annotated[str, BeforeValidator(_require_str), AfterValidator(_printable)]
 
 
+ResourceId = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+"""A path identifier: our ids are UUIDs or slugs, so anything else is refused before a query."""
+
+
 class RequestModel(SQLModel):
     """Base of every request body: unknown fields are refused, strings are never coerced."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)  # type: ignore[assignment]
+
+
+class PatchModel(RequestModel):
+    """A partial update: fields may be left out, but an explicit null is refused."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(key for key, value in data.items() if value is None)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)} may be left out but not set to null")
+        return data
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

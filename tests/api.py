@@ -111,3 +111,14 @@ class Api:
         response = await self.client.get("/v1/projects")
         assert response.status_code == 200, response.text
         return next(p for p in response.json()["items"] if p["name"] == name)
+
+
+async def earn(user: User, grams: int) -> int:
+    """Walk the daily maximum (296 g) day after day and collect, until the balance reaches `grams`."""
+    api = user.api
+    balance = await user.balance()
+    while balance < grams:
+        await user.walk(14_800)
+        await api.advance_to_next_morning()
+        balance = (await user.collect_all())["balance_g"]
+    return balance

@@ -11,7 +11,7 @@ async def main() -> int:
     url = os.environ.get("CANOPY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
     try:
         connection = await asyncpg.connect(url, timeout=3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError):
+    except (TimeoutError, OSError, asyncpg.PostgresError):
         return 1
     await connection.close()
     return 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, MediaType, get, patch
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import operator_guard
@@ -21,8 +21,7 @@ from server.catalog.schemas import (
 )
 from server.pagination import Page
 from server.trees import service as trees
-
-ProjectId = Annotated[str, PathParameter(max_length=64)]
+from server.validation import ResourceId
 
 
 class CatalogController(Controller):
@@ -63,7 +62,7 @@ class AdminProjectController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
-        project_id: FromPath[ProjectId],
+        project_id: FromPath[ResourceId],
         data: JSONBody[ProjectStatusUpdate],
     ) -> dict[str, Any]:
         """Pause, reopen or close a project; closing cancels growing trees and refunds queued ones."""

@@ -29,8 +29,8 @@ from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
 from server.trees import service as trees
 from server.users.models import User
+from server.validation import ResourceId
 
-BallId = Annotated[str, PathParameter(max_length=64)]
 DayPath = Annotated[str, PathParameter(max_length=10, description="The user's local date, YYYY-MM-DD")]
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -91,7 +91,7 @@ class EnergyController(Controller):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
-        ball_id: FromPath[BallId],
+        ball_id: FromPath[ResourceId],
     ) -> CollectedOne:
         collected, balance = await service.collect(db_session, state.settings, current_user, ball_id, now)
         return CollectedOne(collected_g=collected, balance_g=balance)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath, PathParameter
+from litestar.params import FromPath
 
 from server.auth import operator_guard
 from server.errors import problem_response
 from server.migrations import current_revision, head_revision
 from server.scheduler import run_job
-
-JobName = Annotated[str, PathParameter(max_length=64)]
+from server.validation import ResourceId
 
 
 class HealthController(Controller):
@@ -47,6 +46,6 @@ class JobsController(Controller):
     security = [{"operator": []}]
 
     @post("/{name:str}/run", status_code=200)
-    async def run(self, state: State, name: FromPath[JobName]) -> dict[str, Any]:
+    async def run(self, state: State, name: FromPath[ResourceId]) -> dict[str, Any]:
         """Run a job now; it answers its own counts (zero when another run already did the work)."""
         return await run_job(name, state)

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.params import FromPath, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,8 +17,7 @@ from server.trees import service
 from server.trees.models import Tree, TreeStatus
 from server.trees.schemas import AdoptTreeRequest, TreePublic, UpdateTreeRequest
 from server.users.models import User
-
-TreeId = Annotated[str, PathParameter(max_length=64)]
+from server.validation import ResourceId
 
 
 class TreeController(Controller):
@@ -59,7 +57,10 @@ class TreeController(Controller):
 
     @get("/{tree_id:str}")
     async def read(
-        self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User], tree_id: FromPath[TreeId]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        tree_id: FromPath[ResourceId],
     ) -> TreePublic:
         return await self._public(db_session, current_user, await service.get_own(db_session, current_user.id, tree_id))
 
@@ -69,7 +70,7 @@ class TreeController(Controller):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
-        tree_id: FromPath[TreeId],
+        tree_id: FromPath[ResourceId],
         data: JSONBody[UpdateTreeRequest],
     ) -> TreePublic:
         tree = await service.get_own(db_session, current_user.id, tree_id)
@@ -83,7 +84,10 @@ class TreeController(Controller):
 
     @delete("/{tree_id:str}", status_code=204)
     async def abandon(
-        self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User], tree_id: FromPath[TreeId]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        tree_id: FromPath[ResourceId],
     ) -> None:
         await service.abandon(db_session, current_user.id, tree_id)
 
@@ -93,7 +97,7 @@ class TreeController(Controller):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
-        tree_id: FromPath[TreeId],
+        tree_id: FromPath[ResourceId],
     ) -> TreePublic:
         tree = await service.plant(db_session, current_user.id, tree_id, now)
         return await self._public(db_session, current_user, tree)

@@ -11,7 +11,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, Field
 from sqlmodel import SQLModel
 
-from server.validation import PrintableText, RequestModel, StrictBool, Text
+from server.validation import PatchModel, PrintableText, RequestModel, StrictBool, Text
 
 HANDLE_PATTERN = re.compile(r"^[a-z0-9_]{3,30}$")
 
@@ -56,7 +56,7 @@ class RefreshRequest(RequestModel):
     refresh_token: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
-class UpdateMeRequest(RequestModel):
+class UpdateMeRequest(PatchModel):
     display_name: DisplayName | None = None
     timezone: TimeZone | None = None
     allow_steal: StrictBool | None = None
