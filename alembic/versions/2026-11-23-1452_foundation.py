@@ -8,6 +8,7 @@ Create Date: 2026-11-23 14:52:19.858226+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "04efa09b5c67"

@@ -114,3 +114,22 @@ async def test_parallel_expire_runs_settle_each_ball_once(api: Api) -> None:
     assert sum(r["balls_expired"] for r in results) == 4
     assert sum(r["expired_g"] for r in results) == 240
     assert (await api.audit())["expired_g"] == 240
+
+
+async def test_the_scheduler_runs_expire_balls_in_the_app(settings) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from server.app import create_app
+
+    scheduled = settings.model_copy(update={"scheduler_enabled": True, "expire_balls_interval_s": 1})
+    async with AsyncTestClient(create_app(scheduled), base_url="http://canopy.test") as client:
+        api = Api(client, scheduled)
+        user = await api.register()
+        await user.walk(2_000)
+        await api.advance_to_next_morning()
+        await api.advance(73 * 3600)
+        for _ in range(50):
+            if (await api.audit())["expired_g"] == 40:
+                break
+            await asyncio.sleep(0.1)
+        assert (await api.audit())["expired_g"] == 40

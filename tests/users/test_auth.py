@@ -162,3 +162,17 @@ async def test_delete_me_anonymises_and_frees_the_handle(api: Api) -> None:
     assert again.id != user.id
     audit = await api.audit()
     assert audit["in_balances_g"] == 100  # the deleted account's ledger stays
+
+
+async def test_login_is_throttled_per_address(settings, database_url) -> None:
+    from litestar.testing import AsyncTestClient
+
+    from server.app import create_app
+
+    strict = settings.model_copy(update={"login_fail_limit_per_address": 3})
+    async with AsyncTestClient(create_app(strict), base_url="http://canopy.test") as client:
+        for handle in ("first_h", "second_h", "third_h"):
+            response = await client.post("/v1/auth/login", json={"handle": handle, "password": "wrong password"})
+            assert response.status_code == 401
+        blocked = await client.post("/v1/auth/login", json={"handle": "fourth_h", "password": "wrong password"})
+        assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
