@@ -7,12 +7,12 @@ from logging.config import fileConfig
 from typing import Any
 
 import sqlalchemy as sa
+from alembic import context
 from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 import server.models  # noqa: F401  (registers every table)
-from alembic import context
 from server.db import create_engine
 from server.settings import Settings
 

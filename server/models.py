@@ -8,6 +8,7 @@ from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
 from server.planting.models import Ngo
 from server.trees.models import Tree
 from server.users.models import RefreshToken, User
+from server.webhooks.models import WebhookDelivery
 
 __all__ = [
     "ActionRecord",
@@ -26,4 +27,5 @@ __all__ = [
     "TestClockOffset",
     "Tree",
     "User",
+    "WebhookDelivery",
 ]

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     test_clock: bool = False
     redis_url: str | None = None
+    # Fernet key (urlsafe base64, 32 bytes) encrypting partner signing secrets and webhook
+    # secrets at rest; in development one is derived from the secret key.
+    encryption_key: str | None = None
 
     # credentials (SPEC 2)
     access_token_ttl_s: int = 3600
@@ -73,6 +76,8 @@ class Settings(BaseSettings):
                 raise ValueError("production needs CANOPY_SECRET_KEY (32+ characters, not the dev one)")
             if self.operator_token == DEVELOPMENT_OPERATOR_TOKEN or len(self.operator_token) < 24:
                 raise ValueError("production needs CANOPY_OPERATOR_TOKEN (24+ characters, not the dev one)")
+            if not self.encryption_key:
+                raise ValueError("production needs CANOPY_ENCRYPTION_KEY (a Fernet key)")
             if self.test_clock:
                 raise ValueError("the test clock cannot run in production")
         return self

@@ -1,6 +1,6 @@
 """foundation: users, catalogue, ledger, balls, trees
 
-Revision ID: 04efa09b5c67
+Revision ID: 0001_foundation
 Revises:
 Create Date: 2026-11-23 14:52:19.858226+00:00
 """
@@ -8,10 +8,9 @@ Create Date: 2026-11-23 14:52:19.858226+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
-revision: str = "04efa09b5c67"
+revision: str = "0001_foundation"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

@@ -77,4 +77,10 @@ def test_production_refuses_development_secrets() -> None:
 
     with pytest.raises(ValidationError):
         Settings(env="production")
-    Settings(env="production", secret_key="s" * 40, operator_token="o" * 30)
+    from cryptography.fernet import Fernet
+
+    with pytest.raises(ValidationError):
+        Settings(env="production", secret_key="s" * 40, operator_token="o" * 30)
+    Settings(
+        env="production", secret_key="s" * 40, operator_token="o" * 30, encryption_key=Fernet.generate_key().decode()
+    )
