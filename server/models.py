@@ -1,6 +1,7 @@
 """Every table, imported in one place so Alembic and the app see the whole schema."""
 
 from server.catalog.models import ActionType, Project, ProjectSpecies, Species
+from server.certificates.models import Certificate, CertificateCounter
 from server.clock import TestClockOffset
 from server.energy.models import ActionRecord, Ball, DailySteps
 from server.idempotency import IdempotencyRecord
@@ -15,6 +16,8 @@ __all__ = [
     "ActionType",
     "Balance",
     "Ball",
+    "Certificate",
+    "CertificateCounter",
     "DailySteps",
     "IdempotencyRecord",
     "LedgerEntry",

@@ -1,0 +1,73 @@
+"""Issuing certificate numbers and freezing what a certificate shows (SPEC 8.6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.catalog.models import Project, Species
+from server.certificates.models import Certificate, CertificateCounter
+from server.db import dialect_insert
+from server.planting.models import Ngo
+from server.trees.models import Tree
+from server.users.models import User
+
+
+async def next_number(session: AsyncSession, now: datetime) -> str:
+    """`CNP-<UTC year>-<8 digits>`: one atomic upsert on the year's counter row."""
+    insert = dialect_insert(session)
+    statement = insert(CertificateCounter).values(year=now.year, last_number=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[CertificateCounter.year],
+        set_={"last_number": CertificateCounter.last_number + 1},
+    ).returning(CertificateCounter.last_number)
+    number = (await session.execute(statement)).scalar_one()
+    return f"CNP-{now.year}-{number:08d}"
+
+
+async def issue(
+    session: AsyncSession,
+    *,
+    tree_id: str,
+    planted_at: datetime,
+    lat: float,
+    lon: float,
+    photo_id: str,
+    now: datetime,
+) -> str:
+    """Number a certificate for an accepted planting and freeze its contents; returns the number.
+
+    The caller (the planting service) sets `trees.certificate_number` in the same transaction.
+    """
+    row = (
+        await session.execute(
+            select(Tree, Species, Project, Ngo, User)
+            .join(Species, Species.id == Tree.species_id)
+            .join(Project, Project.id == Tree.project_id)
+            .join(Ngo, Ngo.id == Project.ngo_id)
+            .join(User, User.id == Tree.user_id)
+            .where(Tree.id == tree_id)
+        )
+    ).one()
+    tree, species, project, ngo, owner = row
+    number = await next_number(session, now)
+    session.add(
+        Certificate(
+            number=number,
+            tree_id=tree.id,
+            species=species.common_name,
+            scientific_name=species.scientific_name,
+            project=project.name,
+            ngo=ngo.name,
+            planted_at=planted_at,
+            lat=lat,
+            lon=lon,
+            owner_display_name=owner.display_name,
+            photo_id=photo_id,
+            issued_at=now,
+        )
+    )
+    await session.flush()
+    return number
