@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     # play (SPEC 5)
     max_shields: int = 5
 
+    # webhooks (SPEC 8.4)
+    webhook_allow_private: bool = False
+
     # HTTP (SPEC 10)
     request_max_body_bytes: int = 1024 * 1024
     idempotency_ttl_s: int = 24 * 3600
