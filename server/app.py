@@ -17,6 +17,8 @@ from litestar.stores.memory import MemoryStore
 
 from server.auth import SECURITY_SCHEMES
 from server.catalog.controllers import AdminProjectController, CatalogController
+from server.certificates.controllers import CertificateController
+from server.certificates.signing import load_signing_key
 from server.clock import Clock, TestClockController, provide_now
 from server.db import Database, provide_db_session
 from server.energy.controllers import EnergyController
@@ -26,6 +28,7 @@ from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.ops.controllers import HealthController, JobsController
 from server.scheduler import start_scheduler
 from server.settings import Settings, get_settings
+from server.stats.controllers import StatsController
 from server.trees.controllers import TreeController
 from server.users.controllers import AuthController, MeController
 from server.users.security import Passwords
@@ -58,6 +61,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         EnergyController,
         MyLedgerController,
         TreeController,
+        CertificateController,
+        StatsController,
         LedgerAuditController,
         AdminProjectController,
         JobsController,
@@ -72,6 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state.database = Database(settings.database_url)
         state.clock = Clock(test_clock=settings.test_clock, engine=state.database.reader)
         state.passwords = Passwords(settings)
+        state.signing_key = load_signing_key(settings)
         state.login_throttle = LoginThrottle(
             store,
             per_handle=settings.login_fail_limit_per_handle,

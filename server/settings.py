@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     # Fernet key (urlsafe base64, 32 bytes) encrypting partner signing secrets and webhook
     # secrets at rest; in development one is derived from the secret key.
     encryption_key: str | None = None
+    # Ed25519 private key for certificates (base64url of the 32-byte seed); in development one
+    # is generated once into data_dir and kept, so certificates verify after a restart.
+    signing_key: str | None = None
 
     # credentials (SPEC 2)
     access_token_ttl_s: int = 3600
@@ -79,6 +82,8 @@ class Settings(BaseSettings):
                 raise ValueError("production needs CANOPY_SECRET_KEY (32+ characters, not the dev one)")
             if self.operator_token == DEVELOPMENT_OPERATOR_TOKEN or len(self.operator_token) < 24:
                 raise ValueError("production needs CANOPY_OPERATOR_TOKEN (24+ characters, not the dev one)")
+            if not self.signing_key:
+                raise ValueError("production needs CANOPY_SIGNING_KEY (an Ed25519 seed, base64url)")
             if not self.encryption_key:
                 raise ValueError("production needs CANOPY_ENCRYPTION_KEY (a Fernet key)")
             if self.test_clock:

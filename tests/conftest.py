@@ -133,9 +133,10 @@ def database_url(databases: SqliteDatabases | PostgresDatabases) -> Iterator[str
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
+        data_dir=tmp_path / "data",
         test_clock=True,
         scheduler_enabled=False,
         argon2_time_cost=1,

@@ -32,6 +32,7 @@ def server(settings: Settings) -> Iterator[str]:
     env = {
         **os.environ,
         "CANOPY_DATABASE_URL": settings.database_url,
+        "CANOPY_DATA_DIR": str(settings.data_dir),
         "CANOPY_TEST_CLOCK": "1",
         "CANOPY_SCHEDULER_ENABLED": "0",
         "CANOPY_ARGON2_TIME_COST": "1",

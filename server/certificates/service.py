@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.catalog.models import Project, Species
 from server.certificates.models import Certificate, CertificateCounter
 from server.db import dialect_insert
+from server.errors import NotFound
 from server.planting.models import Ngo
 from server.trees.models import Tree
 from server.users.models import User
@@ -71,3 +73,26 @@ async def issue(
     )
     await session.flush()
     return number
+
+
+def public_document(certificate: Certificate, public_base_url: str) -> dict[str, Any]:
+    """The certificate as published and signed (SPEC 8.6), without its signature."""
+    return {
+        "number": certificate.number,
+        "species": certificate.species,
+        "scientific_name": certificate.scientific_name,
+        "project": certificate.project,
+        "ngo": certificate.ngo,
+        "planted_at": certificate.planted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "lat": round(certificate.lat, 3),
+        "lon": round(certificate.lon, 3),
+        "owner_display_name": certificate.owner_display_name,
+        "photo_thumbnail_url": f"{public_base_url.rstrip('/')}/v1/photos/{certificate.photo_id}/thumbnail.jpg",
+    }
+
+
+async def get(session: AsyncSession, number: str) -> Certificate:
+    certificate = await session.get(Certificate, number)
+    if certificate is None:
+        raise NotFound("No such certificate.", problem="certificate-not-found")
+    return certificate

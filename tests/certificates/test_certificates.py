@@ -1,0 +1,91 @@
+"""Certificates (SPEC 8.6): numbering, the signed public JSON, the public key, the printable PNG."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from datetime import UTC, datetime
+
+from PIL import Image
+
+from server.certificates import service
+from server.certificates.signing import verify
+from server.db import Database
+from tests.api import Api, User
+
+
+async def issue_for_new_tree(api: Api, display_name: str = "Ada Lovelace") -> tuple[str, User]:
+    """A user adopts a tree, then its planting is accepted (the NGO flow is tested in tests/planting)."""
+    user = await api.register(display_name=display_name)
+    project = await api.project()
+    tree = (
+        await user.post(
+            "/v1/me/trees", json={"project_id": project["id"], "species_id": project["species"][0]["species_id"]}
+        )
+    ).json()
+    database = Database(api.settings.database_url)
+    try:
+        async with database.transaction() as session:
+            number = await service.issue(
+                session,
+                tree_id=tree["id"],
+                planted_at=datetime(2026, 4, 2, 9, 30, tzinfo=UTC),
+                lat=38.80123,
+                lon=105.60049,
+                photo_id="01a2-photo",
+                now=await api.now(),
+            )
+    finally:
+        await database.dispose()
+    return number, user
+
+
+async def test_numbers_are_sequential_per_year_and_unique_under_concurrency(api: Api) -> None:
+    numbers = await asyncio.gather(*(issue_for_new_tree(api, f"User {i}") for i in range(6)))
+    year = (await api.now()).year
+    assert sorted(n for n, _ in numbers) == [f"CNP-{year}-{i:08d}" for i in range(1, 7)]
+
+
+async def test_public_certificate_verifies_with_only_the_public_key(api: Api) -> None:
+    number, _ = await issue_for_new_tree(api)
+    response = await api.client.get(f"/v1/certificates/{number}")
+    assert response.status_code == 200
+    certificate = response.json()
+    assert re.fullmatch(r"CNP-\d{4}-\d{8}", certificate["number"])
+    assert certificate["lat"] == 38.801 and certificate["lon"] == 105.6
+    assert certificate["owner_display_name"] == "Ada Lovelace" and certificate["species"] == "Saxaul"
+    assert certificate["planted_at"] == "2026-04-02T09:30:00Z"
+    assert certificate["photo_thumbnail_url"] == "http://127.0.0.1:8000/v1/photos/01a2-photo/thumbnail.jpg"
+
+    key = (await api.client.get("/v1/certificates/public-key")).json()
+    assert key["algorithm"] == "Ed25519" and len(key["public_key"]) == 43
+    assert verify(key["public_key"], certificate)
+    for field, value in (("owner_display_name", "Mallory"), ("lat", 38.802), ("number", "CNP-2026-99999999")):
+        assert not verify(key["public_key"], {**certificate, field: value})
+    assert not verify(key["public_key"], {**certificate, "extra": 1})
+
+
+async def test_display_name_is_frozen_at_planting(api: Api) -> None:
+    number, user = await issue_for_new_tree(api, "Before")
+    assert (await user.patch("/v1/me", json={"display_name": "After"})).status_code == 200
+    certificate = (await api.client.get(f"/v1/certificates/{number}")).json()
+    assert certificate["owner_display_name"] == "Before"
+
+
+async def test_certificate_image_is_a_printable_png(api: Api) -> None:
+    number, _ = await issue_for_new_tree(api)
+    response = await api.client.get(f"/v1/certificates/{number}/image.png")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content))
+    assert image.format == "PNG" and image.width >= 1200 and image.height >= 800
+    again = await api.client.get(f"/v1/certificates/{number}/image.png")
+    assert again.content == response.content
+
+
+async def test_unknown_and_malformed_numbers(api: Api) -> None:
+    assert (await api.client.get("/v1/certificates/CNP-2026-00000042")).status_code == 404
+    for bad in ("CNP-2026-1", "cnp-2026-00000001", "CNP-2026-00000001%00", "x" * 300):
+        response = await api.client.get(f"/v1/certificates/{bad}")
+        assert 400 <= response.status_code < 500
+        assert response.headers["content-type"].startswith("application/problem+json")
