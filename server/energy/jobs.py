@@ -45,6 +45,7 @@ async def expire_balls(database: Any, clock: Any, settings: Any) -> dict[str, An
                 [
                     (
                         row.user_id,
+                        row.id,
                         [
                             Leg(Account.BALL, -row.expired_g, row.user_id, ball_id=row.id),
                             Leg(Account.EXPIRED, row.expired_g),

@@ -52,53 +52,29 @@ async def post(
     user_id: str | None = None,
     reference: str | None = None,
 ) -> str:
-    """Append one transaction; legs of 0 g are dropped."""
-    legs = [leg for leg in legs if leg.amount_g != 0]
-    if sum(leg.amount_g for leg in legs) != 0:
-        raise LedgerImbalance(f"{kind} legs sum to {sum(leg.amount_g for leg in legs)}")
-    if not legs:
-        return ""
-    transaction_id = new_id()
-    await session.execute(
-        insert(LedgerTransaction).values(
-            id=transaction_id, kind=kind.value, user_id=user_id, reference=reference, created_at=now
-        )
-    )
-    await session.execute(
-        insert(LedgerEntry),
-        [
-            {
-                "id": new_id(),
-                "transaction_id": transaction_id,
-                "kind": kind.value,
-                "account": leg.account.value,
-                "user_id": leg.user_id,
-                "ball_id": leg.ball_id,
-                "tree_id": leg.tree_id,
-                "amount_g": leg.amount_g,
-                "created_at": now,
-            }
-            for leg in legs
-        ],
-    )
-    return transaction_id
+    """Append one transaction; legs of 0 g are dropped. Returns its id ("" when nothing moved)."""
+    ids = await post_many(session, kind, [(user_id, reference, legs)], now)
+    return ids[0] if ids else ""
 
 
 async def post_many(
-    session: AsyncSession, kind: TransactionKind, batch: list[tuple[str, list[Leg]]], now: datetime
-) -> None:
-    """Append many transactions (user_id, legs) in two statements; used by set-based jobs."""
+    session: AsyncSession,
+    kind: TransactionKind,
+    batch: list[tuple[str | None, str | None, list[Leg]]],
+    now: datetime,
+) -> list[str]:
+    """Append many transactions, each (user_id, reference, legs), in two statements."""
     transactions: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []
-    for user_id, legs in batch:
-        legs = [leg for leg in legs if leg.amount_g != 0]
+    for user_id, reference, all_legs in batch:
+        legs = [leg for leg in all_legs if leg.amount_g != 0]
+        if sum(leg.amount_g for leg in legs) != 0:
+            raise LedgerImbalance(f"{kind} legs sum to {sum(leg.amount_g for leg in legs)}")
         if not legs:
             continue
-        if sum(leg.amount_g for leg in legs) != 0:
-            raise LedgerImbalance(f"{kind} legs do not sum to zero")
         transaction_id = new_id()
         transactions.append(
-            {"id": transaction_id, "kind": kind.value, "user_id": user_id, "reference": None, "created_at": now}
+            {"id": transaction_id, "kind": kind.value, "user_id": user_id, "reference": reference, "created_at": now}
         )
         entries.extend(
             {
@@ -117,6 +93,7 @@ async def post_many(
     if transactions:
         await session.execute(insert(LedgerTransaction), transactions)
         await session.execute(insert(LedgerEntry), entries)
+    return [row["id"] for row in transactions]
 
 
 async def credit_user(
