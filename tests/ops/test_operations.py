@@ -81,6 +81,7 @@ def test_production_refuses_development_secrets() -> None:
 
     with pytest.raises(ValidationError):
         Settings(env="production", secret_key="s" * 40, operator_token="o" * 30)
-    Settings(
-        env="production", secret_key="s" * 40, operator_token="o" * 30, encryption_key=Fernet.generate_key().decode()
-    )
+    complete = {"secret_key": "s" * 40, "operator_token": "o" * 30, "encryption_key": Fernet.generate_key().decode()}
+    with pytest.raises(ValidationError):  # no certificate signing key
+        Settings(env="production", **complete)
+    Settings(env="production", signing_key="A" * 43, **complete)
