@@ -256,8 +256,8 @@ class PngCache:
         return len(self._items)
 
 
-TREES = PngCache(256)  # species x stage: a handful of entries, each ~20-60 kB
-FORESTS = PngCache(256)  # one per distinct scene, ~150-250 kB each
+TREES = PngCache(256)  # species x stage: a few dozen entries of 5-40 kB
+FORESTS = PngCache(128)  # one per distinct scene, 20-120 kB each: at most ~15 MB a worker
 
 
 async def cached_png(cache: PngCache, key: Hashable, render: Callable[..., bytes], *args: Any) -> Rendered:
