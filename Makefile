@@ -37,12 +37,12 @@ test-postgres: install
 	$(BIN)/pytest --db=postgres
 
 lint: install
-	$(BIN)/ruff check server tests alembic
-	$(BIN)/ruff format --check server tests alembic
+	$(BIN)/ruff check server tests alembic scripts
+	$(BIN)/ruff format --check server tests alembic scripts
 
 format: install
-	$(BIN)/ruff format server tests alembic
-	$(BIN)/ruff check --fix server tests alembic
+	$(BIN)/ruff format server tests alembic scripts
+	$(BIN)/ruff check --fix server tests alembic scripts
 
 
 clean:

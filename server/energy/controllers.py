@@ -6,10 +6,10 @@ import re
 from datetime import date, datetime
 from typing import Annotated
 
-from litestar import Controller, get, post, put
+from litestar import Controller, Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, PathParameter
+from litestar.params import FromHeader, FromPath, JSONBody, PathParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,9 @@ from server.energy.schemas import (
 from server.errors import Unprocessable
 from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
+from server.trees import images
 from server.trees import service as trees
+from server.trees.controllers import IfNoneMatch, png_response
 from server.users.models import User
 from server.validation import ResourceId
 
@@ -83,6 +85,24 @@ class EnergyController(Controller):
             tree=(await trees.to_public(db_session, [tree], balance.balance_g))[0] if tree else None,
             balls=[service.to_public(ball, now) for ball in balls],
         )
+
+    @get("/forest.png", media_type="image/png")
+    async def forest_image(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        if_none_match: FromHeader[IfNoneMatch] = None,
+    ) -> Response[bytes]:
+        """The growing tree, the ripe balls with their grams and the paid-for trees (SPEC 6); a scene
+        already drawn (by anyone) is served from the cache, a new one is rendered off the event loop."""
+        balance = await ledger.balance_of(db_session, current_user.id)
+        tree, planted = await trees.forest_trees(db_session, current_user.id, balance.balance_g)
+        balls = await service.forest_balls(db_session, current_user.id, now)
+        ripe = [ball.remaining_g for ball in balls if service.ball_state(ball, now) == "ripe"]
+        scene = images.forest_scene(tree, ripe, planted)
+        rendered = await images.cached_png(images.FORESTS, scene, images.render_forest, scene)
+        return png_response(rendered, if_none_match)
 
     @post("/balls/{ball_id:str}/collect", status_code=200)
     async def collect(

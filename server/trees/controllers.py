@@ -3,21 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from litestar import Controller, delete, get, patch, post
+from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromHeader, FromPath, HeaderParameter, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import provide_current_user
 from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
-from server.trees import service
+from server.trees import images, service
 from server.trees.models import Tree, TreeStatus
 from server.trees.schemas import AdoptTreeRequest, TreePublic, UpdateTreeRequest
 from server.users.models import User
 from server.validation import ResourceId
+
+IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", description="An ETag of an earlier image")]
+PNG_CACHE_CONTROL = "private, max-age=60"
+
+
+def png_response(rendered: images.Rendered, if_none_match: str | None) -> Response[bytes]:
+    """The picture, or 304 when the client already holds these exact bytes."""
+    headers = {"ETag": rendered.etag, "Cache-Control": PNG_CACHE_CONTROL}
+    if if_none_match and rendered.etag in {tag.strip() for tag in if_none_match.split(",")}:
+        return Response(b"", status_code=304, headers=headers, media_type="image/png")
+    return Response(rendered.png, headers=headers, media_type="image/png")
 
 
 class TreeController(Controller):
@@ -63,6 +75,19 @@ class TreeController(Controller):
         tree_id: FromPath[ResourceId],
     ) -> TreePublic:
         return await self._public(db_session, current_user, await service.get_own(db_session, current_user.id, tree_id))
+
+    @get("/{tree_id:str}/image.png", media_type="image/png")
+    async def image(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        tree_id: FromPath[ResourceId],
+        if_none_match: FromHeader[IfNoneMatch] = None,
+    ) -> Response[bytes]:
+        """The tree's species at its stage; rendered once per (species, stage), off the event loop."""
+        key, stage = await service.tree_picture(db_session, current_user.id, tree_id)
+        rendered = await images.cached_png(images.TREES, (key, stage), images.render_tree, key, stage)
+        return png_response(rendered, if_none_match)
 
     @patch("/{tree_id:str}")
     async def update(

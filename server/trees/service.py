@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,9 +18,11 @@ from server.errors import Conflict, NotFound, Unprocessable
 from server.ledger import service as ledger
 from server.ledger.models import Account, TransactionKind
 from server.ledger.service import BalanceState, Leg
+from server.trees import images
 from server.trees.models import Tree, TreeStatus
 from server.trees.schemas import AdoptTreeRequest, ProjectRef, SpeciesRef, TreePublic
 
+ON_THEIR_WAY = (TreeStatus.PLANTED, TreeStatus.ORDERED, TreeStatus.QUEUED)  # paid for: the forest shows them
 LISTED_STATUSES = (
     TreeStatus.GROWING,
     TreeStatus.QUEUED,
@@ -235,3 +237,46 @@ async def close_project(session: AsyncSession, project_id: str, now: datetime) -
     for tree_id in queued:
         refunded += await refund(session, tree_id, now)
     return {"trees_cancelled": len(cancelled.all()), "trees_refunded": refunded}
+
+
+# Pictures (SPEC 6) ---------------------------------------------------------------------------
+
+
+async def species_keys(session: AsyncSession, species_ids: set[str]) -> dict[str, str]:
+    """The sprite set of each species (a species added later falls back to its genus or `generic`)."""
+    if not species_ids:
+        return {}
+    rows = await session.execute(
+        select(Species.id, Species.common_name, Species.scientific_name).where(Species.id.in_(species_ids))
+    )
+    return {row.id: images.species_key(row.common_name, row.scientific_name) for row in rows}
+
+
+async def tree_picture(session: AsyncSession, user_id: str, tree_id: str) -> tuple[str, str]:
+    """(species key, stage) of one of the user's trees; 404 when it is not theirs."""
+    tree = await get_own(session, user_id, tree_id)
+    balance_g = (await ledger.balance_of(session, user_id)).balance_g if tree.status == TreeStatus.GROWING else 0
+    stage, _ = stage_and_progress(tree, balance_g)
+    return (await species_keys(session, {tree.species_id}))[tree.species_id], stage
+
+
+async def forest_trees(
+    session: AsyncSession, user_id: str, balance_g: int
+) -> tuple[tuple[str, str] | None, list[tuple[str, bool]]]:
+    """The growing tree as (species key, stage), and every paid-for tree as (species key, planted yet?),
+    the planted ones first."""
+    growing = await growing_tree(session, user_id)
+    counts = (
+        await session.execute(
+            select(Tree.species_id, Tree.status, func.count())
+            .where(Tree.user_id == user_id, Tree.status.in_(ON_THEIR_WAY))
+            .group_by(Tree.species_id, Tree.status)
+        )
+    ).all()
+    keys = await species_keys(session, {row[0] for row in counts} | ({growing.species_id} if growing else set()))
+    tree = (keys[growing.species_id], stage_and_progress(growing, balance_g)[0]) if growing else None
+    order = {status: index for index, status in enumerate(ON_THEIR_WAY)}
+    planted: list[tuple[str, bool]] = []
+    for species_id, status, count in sorted(counts, key=lambda row: (order[row[1]], keys[row[0]], row[0])):
+        planted.extend([(keys[species_id], status == TreeStatus.PLANTED)] * count)
+    return tree, planted
