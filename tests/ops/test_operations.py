@@ -81,6 +81,17 @@ def test_production_refuses_development_secrets() -> None:
 
     with pytest.raises(ValidationError):
         Settings(env="production", secret_key="s" * 40, operator_token="o" * 30)
+    with pytest.raises(ValidationError):  # no CANOPY_SIGNING_KEY
+        Settings(
+            env="production",
+            secret_key="s" * 40,
+            operator_token="o" * 30,
+            encryption_key=Fernet.generate_key().decode(),
+        )
     Settings(
-        env="production", secret_key="s" * 40, operator_token="o" * 30, encryption_key=Fernet.generate_key().decode()
+        env="production",
+        secret_key="s" * 40,
+        operator_token="o" * 30,
+        encryption_key=Fernet.generate_key().decode(),
+        signing_key="A" * 43,
     )
