@@ -9,6 +9,7 @@ from litestar.params import PathParameter
 from pydantic import Field, create_model
 from sqlmodel import SQLModel
 
+from server.trees.schemas import ProjectRef, SpeciesRef
 from server.validation import IntOnly, RequestModel, Text
 
 HandlePath = Annotated[str, PathParameter(min_length=1, max_length=30, pattern=r"^[A-Za-z0-9_]+$")]
@@ -53,8 +54,8 @@ class FriendTree(SQLModel):
     """A friend's growing tree: what it is and how far it has grown (no balance, no cost)."""
 
     id: str
-    species: dict[str, str]
-    project: dict[str, str]
+    species: SpeciesRef
+    project: ProjectRef
     stage: str
 
 

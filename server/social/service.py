@@ -39,6 +39,7 @@ from server.social.schemas import (
     UserRef,
 )
 from server.trees import service as trees
+from server.trees.schemas import ProjectRef, SpeciesRef
 from server.users.models import User
 from server.users.service import local_day, local_time_on, user_zone
 
@@ -541,8 +542,8 @@ async def friend_forest(
         project = await session.get_one(Project, tree.project_id)
         friend_tree = FriendTree(
             id=tree.id,
-            species={"id": species.id, "common_name": species.common_name},
-            project={"id": project.id, "name": project.name},
+            species=SpeciesRef(id=species.id, common_name=species.common_name),
+            project=ProjectRef(id=project.id, name=project.name),
             stage=stage,
         )
     return FriendForest(

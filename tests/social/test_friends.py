@@ -148,3 +148,21 @@ async def test_friend_list_pages(api: Api) -> None:
     assert sorted(seen) == sorted(f.handle for f in friends)
     assert (await me.get("/v1/me/friends", params={"limit": 0})).status_code == 400
     assert (await me.get("/v1/me/friends", params={"cursor": "%%%"})).status_code == 400
+
+
+async def test_a_friends_forest_shows_the_tree_but_no_balance(api: Api) -> None:
+    owner = await api.register()
+    friend = await api.register()
+    await befriend(owner, friend)
+    nursery = await api.project()
+    species = nursery["species"][0]
+    adopted = await owner.post("/v1/me/trees", json={"project_id": nursery["id"], "species_id": species["species_id"]})
+    assert adopted.status_code == 201
+    view = (await friend.get(f"/v1/users/{owner.handle.upper()}/forest")).json()
+    assert view["tree"] == {
+        "id": adopted.json()["id"],
+        "species": {"id": species["species_id"], "common_name": species["common_name"]},
+        "project": {"id": nursery["id"], "name": nursery["name"]},
+        "stage": "seed",
+    }
+    assert view["balls"] == [] and "balance_g" not in view and "owed_g" not in view
