@@ -166,3 +166,23 @@ async def test_a_friends_forest_shows_the_tree_but_no_balance(api: Api) -> None:
         "stage": "seed",
     }
     assert view["balls"] == [] and "balance_g" not in view and "owed_g" not in view
+
+
+async def test_hostile_paths_and_bodies_are_refused_cleanly(api: Api) -> None:
+    alice = await api.register()
+    bob = await api.register()
+    await befriend(alice, bob)
+    for path in (
+        "/v1/users/a%00b/forest",
+        "/v1/users/" + "x" * 31 + "/forest",
+        f"/v1/users/{bob.handle}/balls/{'9' * 65}/steal",
+        f"/v1/users/{bob.handle}/balls/..%2F..%2Fx/help-collect",
+        "/v1/me/friend-requests/%27%20OR%201=1/accept",
+    ):
+        method = alice.get if path.endswith("forest") else alice.post
+        response = await method(path)
+        assert response.status_code in (400, 404), (path, response.text)
+    assert (await alice.post("/v1/me/friends", content=b'{"handle":"a","handle":"b"}')).status_code == 400
+    deep = b'{"handle":' + b"[" * 2000 + b"]" * 2000 + b"}"
+    assert (await alice.post("/v1/me/friends", content=deep)).status_code == 400
+    assert (await alice.post(f"/v1/users/{bob.handle}/water", content=b"10")).status_code == 400
