@@ -61,3 +61,20 @@ async def test_a_broken_streak_starts_again(api: Api) -> None:
     await user.collect_all()
     forest = await user.forest()
     assert forest["streak_days"] == 1 and forest["shields"] == 0
+
+
+async def test_a_second_shield_extends_the_first(api: Api) -> None:
+    user = await api.register()
+    for _ in range(14):
+        await user.walk(1_000)
+        await api.advance_to_next_morning()
+        await user.collect_all()
+    forest = await user.forest()
+    assert forest["streak_days"] == 14 and forest["shields"] == 2
+    assert len([i for i in await feed(user) if i["type"] == "shield.earned"]) == 2
+    first = (await user.post("/v1/me/shield")).json()
+    second = (await user.post("/v1/me/shield")).json()
+    assert second["shields"] == 0
+    assert datetime.fromisoformat(second["shield_until"]) == datetime.fromisoformat(first["shield_until"]) + timedelta(
+        hours=24
+    )

@@ -128,3 +128,21 @@ async def test_many_thieves_at_the_same_instant(api: Api) -> None:
     thefts = [i for i in await feed(owner) if i["type"] == "ball.stolen"]
     assert sorted((i["friend"]["handle"], i["amount_g"]) for i in thefts) == sorted(stolen.items())
     assert (await api.audit())["ok"]
+
+
+async def test_the_daily_limit_holds_for_parallel_steals(api: Api) -> None:
+    thief = await api.register()
+    owners = [await api.register() for _ in range(9)]
+    for owner in owners:
+        await befriend(owner, thief)
+    await api.advance_to_next_morning()
+    balls = []
+    for _ in range(3):
+        for owner in owners:
+            balls.append(((await owner.walk(1_000))["ball"], owner))
+        await api.advance(86_400)
+    responses = await asyncio.gather(*(steal(thief, owner, ball["id"]) for ball, owner in balls))
+    statuses = [r.status_code for r in responses]
+    assert statuses.count(200) == 20, [r.text for r in responses if r.status_code != 200]
+    assert {problem(r) for r in responses if r.status_code == 409} <= {"daily-limit", "conflict"}
+    assert await thief.balance() == 20 * 2
