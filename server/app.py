@@ -23,11 +23,13 @@ from server.clock import Clock, TestClockController, provide_now
 from server.db import Database, provide_db_session
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS
+from server.feed.controllers import FeedController
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.ops.controllers import HealthController, JobsController
 from server.scheduler import start_scheduler
 from server.settings import Settings, get_settings
+from server.social.controllers import FriendsController, PlayController
 from server.stats.controllers import StatsController
 from server.trees.controllers import TreeController
 from server.users.controllers import AuthController, MeController
@@ -61,6 +63,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         EnergyController,
         MyLedgerController,
         TreeController,
+        FriendsController,
+        PlayController,
+        FeedController,
         CertificateController,
         StatsController,
         LedgerAuditController,

@@ -4,9 +4,11 @@ from server.catalog.models import ActionType, Project, ProjectSpecies, Species
 from server.certificates.models import Certificate, CertificateCounter
 from server.clock import TestClockOffset
 from server.energy.models import ActionRecord, Ball, DailySteps
+from server.feed.models import FeedItem
 from server.idempotency import IdempotencyRecord
 from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
 from server.planting.models import Ngo
+from server.social.models import FriendRequest, Friendship, PlayCounter, Steal
 from server.trees.models import Tree
 from server.users.models import RefreshToken, User
 from server.webhooks.models import WebhookDelivery
@@ -19,14 +21,19 @@ __all__ = [
     "Certificate",
     "CertificateCounter",
     "DailySteps",
+    "FeedItem",
+    "FriendRequest",
+    "Friendship",
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerTransaction",
     "Ngo",
+    "PlayCounter",
     "Project",
     "ProjectSpecies",
     "RefreshToken",
     "Species",
+    "Steal",
     "TestClockOffset",
     "Tree",
     "User",

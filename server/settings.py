@@ -52,6 +52,12 @@ class Settings(BaseSettings):
 
     # play (SPEC 5)
     max_shields: int = 5
+    steal_percent: int = Field(10, ge=1, le=100)
+    steal_max_percent: int = Field(30, ge=0, le=100)
+    steals_per_day: int = Field(20, ge=0, le=10_000)
+    help_collect_window_h: int = Field(12, ge=0, le=24 * 365)
+    waterings_per_friend_per_day: int = Field(3, ge=0, le=10_000)
+    shield_hours: int = Field(24, ge=1, le=24 * 365)
 
     # webhooks (SPEC 8.4)
     webhook_allow_private: bool = False

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from server.energy.models import Ball
+from server.feed.models import FeedType
+from server.feed.service import add_feed_items
 from server.ledger import service as ledger
 from server.ledger.models import Account, TransactionKind
 from server.ledger.service import Leg
@@ -54,6 +56,15 @@ async def expire_balls(database: Any, clock: Any, settings: Any) -> dict[str, An
                     for row in settled
                 ],
                 now,
+            )
+            await add_feed_items(
+                session,
+                [
+                    {"user_id": row.user_id, "type": FeedType.BALL_EXPIRED, "amount_g": row.expired_g}
+                    for row in settled
+                    if row.expired_g > 0
+                ],
+                now=now,
             )
             balls += len(settled)
             grams += sum(row.expired_g for row in settled)

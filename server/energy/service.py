@@ -19,6 +19,8 @@ from server.db import dialect_insert, new_id
 from server.energy.models import ActionRecord, Ball, DailySteps
 from server.energy.schemas import BallPublic, StepsPublic
 from server.errors import Conflict, NotFound, Unprocessable
+from server.feed.models import FeedType
+from server.feed.service import add_feed_item
 from server.ledger import service as ledger
 from server.ledger.models import Account, TransactionKind
 from server.ledger.service import BalanceState, Leg
@@ -274,9 +276,14 @@ async def _extend_streak(session: AsyncSession, settings: Settings, user: User, 
         )
     ).scalar()
     if streak is not None and streak % 7 == 0:
-        await session.execute(
-            update(User).where(User.id == user.id, User.shields < settings.max_shields).values(shields=User.shields + 1)
+        earned = await session.execute(
+            update(User)
+            .where(User.id == user.id, User.shields < settings.max_shields)
+            .values(shields=User.shields + 1)
+            .returning(User.shields)
         )
+        if earned.scalar() is not None:
+            await add_feed_item(session, user.id, FeedType.SHIELD_EARNED, now=now)
 
 
 def streak_days(user: User, now: datetime) -> int:

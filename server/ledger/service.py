@@ -181,6 +181,50 @@ async def debit_user(
     return new_balance
 
 
+async def transfer(
+    session: AsyncSession,
+    from_user_id: str,
+    to_user_id: str,
+    grams: int,
+    kind: TransactionKind,
+    *,
+    now: datetime,
+    reference: str | None = None,
+) -> tuple[int, BalanceState] | None:
+    """Move `grams` from one user's balance to another's (whose debt is paid first), as ONE
+    zero-sum transaction. None (and nothing written) when the sender's balance is short.
+
+    Both balance rows are locked in id order first (PostgreSQL; SQLite holds the write lock),
+    so transfers crossing in opposite directions cannot deadlock.
+    """
+    await session.execute(
+        select(Balance.user_id)
+        .where(Balance.user_id.in_([from_user_id, to_user_id]))
+        .order_by(Balance.user_id)
+        .with_for_update()
+    )
+    debited = (
+        await session.execute(
+            update(Balance)
+            .where(Balance.user_id == from_user_id, Balance.balance_g >= grams)
+            .values(balance_g=Balance.balance_g - grams)
+            .returning(Balance.balance_g)
+        )
+    ).scalar()
+    if debited is None:
+        return None
+    state = await credit_user(
+        session,
+        to_user_id,
+        grams,
+        kind,
+        [Leg(Account.BALANCE, -grams, from_user_id)],
+        now=now,
+        reference=reference,
+    )
+    return debited, state
+
+
 async def balance_of(session: AsyncSession, user_id: str) -> BalanceState:
     row = (await session.execute(select(Balance.balance_g, Balance.owed_g).where(Balance.user_id == user_id))).one()
     return BalanceState(row.balance_g, row.owed_g)

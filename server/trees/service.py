@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog.models import Project, ProjectSpecies, Species
 from server.errors import Conflict, NotFound, Unprocessable
+from server.feed.models import FeedType
+from server.feed.service import add_feed_item
 from server.ledger import service as ledger
 from server.ledger.models import Account, TransactionKind
 from server.ledger.service import BalanceState, Leg
@@ -158,6 +160,7 @@ async def plant(session: AsyncSession, user_id: str, tree_id: str, now: datetime
     )
     if spent is None:
         raise Conflict("Your balance does not cover this tree yet.", problem="short-balance")
+    await add_feed_item(session, user_id, FeedType.TREE_QUEUED, amount_g=cost, tree_id=tree_id, now=now)
     return await get_own(session, user_id, tree_id)
 
 
@@ -196,6 +199,26 @@ async def credit(
     return state
 
 
+async def transfer(
+    session: AsyncSession,
+    from_user_id: str,
+    to_user_id: str,
+    grams: int,
+    kind: TransactionKind,
+    *,
+    now: datetime,
+    reference: str | None = None,
+) -> tuple[int, BalanceState] | None:
+    """A user-to-user payment (watering): the recipient's debt first, then auto-plant, atomically.
+    Returns (sender's new balance, recipient's state), or None when the sender is short."""
+    result = await ledger.transfer(session, from_user_id, to_user_id, grams, kind, now=now, reference=reference)
+    if result is None:
+        return None
+    if await plant_if_affordable(session, to_user_id, now):
+        return result[0], await ledger.balance_of(session, to_user_id)
+    return result
+
+
 async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
     """Return a queued (or rejected) tree's energy to its owner; False if it was not refundable."""
     row = (
@@ -217,6 +240,7 @@ async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
         now=now,
         reference=tree_id,
     )
+    await add_feed_item(session, row.user_id, FeedType.TREE_REFUNDED, amount_g=row.cost_g, tree_id=tree_id, now=now)
     return True
 
 

@@ -182,13 +182,18 @@ def _schedule_timezone_change(settings: Settings, user: User, timezone: str, now
 
 
 async def delete_me(session: AsyncSession, user: User, now: datetime) -> None:
-    """Anonymise: the handle is freed and credentials revoked; ledger rows and certificates stay."""
+    """Anonymise: the handle is freed, friendships removed and credentials revoked; ledger rows and
+    certificates stay."""
     user.handle = None
     user.display_name = DELETED_DISPLAY_NAME
     user.password_hash = None
     user.allow_steal = False
     user.deleted_at = now
     session.add(user)
+    # Imported here: the social domain builds on this module (local days, time zones).
+    from server.social.service import forget_user
+
+    await forget_user(session, user.id, now)
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))

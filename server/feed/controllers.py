@@ -1,0 +1,32 @@
+"""`/me/feed` (SPEC 5)."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import provide_current_user
+from server.feed import service
+from server.feed.schemas import FeedItemPublic
+from server.pagination import Cursor, Limit, Page
+from server.users.models import User
+
+
+class FeedController(Controller):
+    path = "/me/feed"
+    tags = ["play"]
+    dependencies = {"current_user": Provide(provide_current_user)}
+    security = [{"user": []}]
+
+    @get("/")
+    async def feed(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[FeedItemPublic]:
+        """The user's feed items, newest first."""
+        items, next_cursor = await service.feed_page(db_session, current_user.id, cursor, limit)
+        return Page(items=items, next_cursor=next_cursor)

@@ -1,0 +1,97 @@
+"""Writing and reading the feed. Every domain records its events with `add_feed_item`
+(or `add_feed_items` from set-based jobs), in the same transaction as the change it reports."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from server.db import new_id
+from server.feed.models import FeedItem, FeedType
+from server.feed.schemas import FeedFriend, FeedItemPublic
+from server.pagination import newest_first, page_of
+from server.users.models import User
+
+
+def _row(
+    user_id: str,
+    type: FeedType | str,
+    *,
+    friend_id: str | None = None,
+    amount_g: int | None = None,
+    tree_id: str | None = None,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": new_id(),
+        "user_id": user_id,
+        "type": FeedType(type).value,
+        "friend_id": friend_id,
+        "amount_g": amount_g,
+        "tree_id": tree_id,
+        "created_at": now,
+    }
+
+
+async def add_feed_item(
+    session: AsyncSession,
+    user_id: str,
+    type: FeedType | str,
+    *,
+    friend_id: str | None = None,
+    amount_g: int | None = None,
+    tree_id: str | None = None,
+    now: datetime,
+) -> None:
+    """Append one item to `user_id`'s feed (`type` is one of SPEC 1's feed types)."""
+    await session.execute(
+        insert(FeedItem).values(_row(user_id, type, friend_id=friend_id, amount_g=amount_g, tree_id=tree_id, now=now))
+    )
+
+
+async def add_feed_items(session: AsyncSession, items: list[dict[str, Any]], *, now: datetime) -> None:
+    """Append many items in one statement; each dict has user_id, type and optionally
+    friend_id, amount_g, tree_id."""
+    if items:
+        await session.execute(
+            insert(FeedItem),
+            [
+                _row(
+                    item["user_id"],
+                    item["type"],
+                    friend_id=item.get("friend_id"),
+                    amount_g=item.get("amount_g"),
+                    tree_id=item.get("tree_id"),
+                    now=now,
+                )
+                for item in items
+            ],
+        )
+
+
+async def feed_page(
+    session: AsyncSession, user_id: str, cursor: str | None, limit: int
+) -> tuple[list[FeedItemPublic], str | None]:
+    friend = aliased(User)
+    query = (
+        select(FeedItem, friend.handle, friend.display_name)
+        .outerjoin(friend, friend.id == FeedItem.friend_id)
+        .where(FeedItem.user_id == user_id)
+    )
+    rows = list((await session.execute(newest_first(query, FeedItem.id, cursor, limit))).all())
+    rows, next_cursor = page_of(rows, limit, id_of=lambda row: row[0].id)
+    return [
+        FeedItemPublic(
+            id=item.id,
+            type=item.type,
+            created_at=item.created_at,
+            friend=FeedFriend(handle=handle, display_name=display_name) if item.friend_id else None,
+            amount_g=item.amount_g,
+            tree_id=item.tree_id,
+        )
+        for item, handle, display_name in rows
+    ], next_cursor

@@ -1,0 +1,194 @@
+"""Friends and play (SPEC 5): `/me/friends`, `/me/friend-requests`, `/me/shield`,
+`/me/leaderboard` and a friend's `/users/{handle}/...`."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from litestar import Controller, delete, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import provide_current_user
+from server.pagination import Cursor, Limit, Page
+from server.social import service
+from server.social.schemas import (
+    FriendForest,
+    FriendPublic,
+    FriendRequestCreate,
+    FriendRequestPublic,
+    HandlePath,
+    HelpCollected,
+    Leaderboard,
+    ShieldPublic,
+    Stolen,
+    Watered,
+    WaterRequest,
+)
+from server.users.models import User
+from server.validation import ResourceId
+
+Direction = Annotated[
+    Literal["incoming", "outgoing"],
+    QueryParameter(description="incoming (default): pending requests to you; outgoing: pending requests you sent"),
+]
+Period = Annotated[Literal["day", "week", "all"], QueryParameter(description="day (default), week or all")]
+
+
+class FriendsController(Controller):
+    path = "/me"
+    tags = ["play"]
+    dependencies = {"current_user": Provide(provide_current_user)}
+    security = [{"user": []}]
+
+    @post("/friends", status_code=201)
+    async def request_friend(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        data: JSONBody[FriendRequestCreate],
+    ) -> FriendRequestPublic:
+        """Ask a user to be friends; if they already asked you, both become friends at once."""
+        request = await service.request_friend(db_session, current_user, data.handle, now)
+        return (await service.requests_public(db_session, [request]))[0]
+
+    @get("/friends")
+    async def friends(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[FriendPublic]:
+        """Your friends, the newest friendship first."""
+        items, next_cursor = await service.list_friends(db_session, current_user, cursor, limit)
+        return Page(items=items, next_cursor=next_cursor)
+
+    @delete("/friends/{handle:str}", status_code=204)
+    async def unfriend(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        handle: FromPath[HandlePath],
+    ) -> None:
+        await service.remove_friend(db_session, current_user, handle)
+
+    @get("/friend-requests")
+    async def requests(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        direction: Direction = "incoming",
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[FriendRequestPublic]:
+        items, next_cursor = await service.list_requests(db_session, current_user, direction, cursor, limit)
+        return Page(items=items, next_cursor=next_cursor)
+
+    @post("/friend-requests/{request_id:str}/accept", status_code=200)
+    async def accept(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        request_id: FromPath[ResourceId],
+    ) -> FriendRequestPublic:
+        request = await service.respond(db_session, current_user, request_id, True, now)
+        return (await service.requests_public(db_session, [request]))[0]
+
+    @post("/friend-requests/{request_id:str}/decline", status_code=200)
+    async def decline(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        request_id: FromPath[ResourceId],
+    ) -> FriendRequestPublic:
+        request = await service.respond(db_session, current_user, request_id, False, now)
+        return (await service.requests_public(db_session, [request]))[0]
+
+    @post("/shield", status_code=200)
+    async def use_shield(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+    ) -> ShieldPublic:
+        """Use one shield: nobody can steal from you until `shield_until`."""
+        shields, until = await service.use_shield(db_session, state.settings, current_user, now)
+        return ShieldPublic(shields=shields, shield_until=until)
+
+    @get("/leaderboard")
+    async def leaderboard(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        period: Period = "day",
+    ) -> Leaderboard:
+        """You and your friends by grams collected plus stolen since the start of your local
+        day, your week (from Monday) or ever (`starts_at` null)."""
+        return await service.leaderboard(db_session, current_user, period, now)
+
+
+class PlayController(Controller):
+    path = "/users/{handle:str}"
+    tags = ["play"]
+    dependencies = {"current_user": Provide(provide_current_user)}
+    security = [{"user": []}]
+
+    @get("/forest")
+    async def forest(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        handle: FromPath[HandlePath],
+    ) -> FriendForest:
+        """A friend's tree and balls (never their balance), with what you may do to each ball."""
+        return await service.friend_forest(db_session, state.settings, current_user, handle, now)
+
+    @post("/balls/{ball_id:str}/steal", status_code=200)
+    async def steal(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        handle: FromPath[HandlePath],
+        ball_id: FromPath[ResourceId],
+    ) -> Stolen:
+        stolen = await service.steal(db_session, state.settings, current_user, handle, ball_id, now)
+        return Stolen(stolen_g=stolen)
+
+    @post("/balls/{ball_id:str}/help-collect", status_code=200)
+    async def help_collect(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        handle: FromPath[HandlePath],
+        ball_id: FromPath[ResourceId],
+    ) -> HelpCollected:
+        collected = await service.help_collect(db_session, state.settings, current_user, handle, ball_id, now)
+        return HelpCollected(collected_g=collected)
+
+    @post("/water", status_code=200)
+    async def water(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        handle: FromPath[HandlePath],
+        data: JSONBody[WaterRequest],
+    ) -> Watered:
+        balance = await service.water(db_session, state.settings, current_user, handle, data.amount_g, now)
+        return Watered(amount_g=data.amount_g, balance_g=balance)
