@@ -16,7 +16,7 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 
 from server.auth import SECURITY_SCHEMES
-from server.catalog.controllers import AdminProjectController, CatalogController
+from server.catalog.controllers import AdminProjectController, AdminSpeciesController, CatalogController
 from server.clock import Clock, TestClockController, provide_now
 from server.db import Database, provide_db_session
 from server.energy.controllers import EnergyController
@@ -24,6 +24,7 @@ from server.errors import EXCEPTION_HANDLERS
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.ops.controllers import HealthController, JobsController
+from server.planting.controllers import AdminNgoController, AdminOrderController, NgoController, PhotoController
 from server.scheduler import start_scheduler
 from server.settings import Settings, get_settings
 from server.trees.controllers import TreeController
@@ -60,6 +61,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         TreeController,
         LedgerAuditController,
         AdminProjectController,
+        AdminSpeciesController,
+        AdminNgoController,
+        AdminOrderController,
+        NgoController,
+        PhotoController,
         JobsController,
     ]
     if settings.test_clock:

@@ -6,7 +6,7 @@ from server.clock import TestClockOffset
 from server.energy.models import ActionRecord, Ball, DailySteps
 from server.idempotency import IdempotencyRecord
 from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
-from server.planting.models import Ngo
+from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
 from server.trees.models import Tree
 from server.users.models import RefreshToken, User
 from server.webhooks.models import WebhookDelivery
@@ -23,9 +23,15 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Ngo",
+    "NgoKey",
+    "Photo",
+    "PhotoHashBand",
+    "Planting",
+    "PlantingOrder",
     "Project",
     "ProjectSpecies",
     "RefreshToken",
+    "Rejection",
     "Species",
     "TestClockOffset",
     "Tree",
