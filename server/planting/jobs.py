@@ -2,7 +2,7 @@
 
 Batching works one order per transaction: lock the project row (so runners on several replicas
 take turns per project and never overrun its season capacity), pick the oldest queued trees with
-a bounded subquery (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite writers are serialized by
+a bounded query (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite writers are serialized by
 `BEGIN IMMEDIATE`), claim them with one guarded UPDATE (`status = 'queued' AND order_id IS NULL`),
 write the order and its `order.issued` event, commit. No more than one order's trees (<= 500) is
 ever held in memory. Killing a run loses nothing: every committed order is complete, and a rerun
@@ -81,17 +81,25 @@ async def _issue_one(session: AsyncSession, project_id: str, clock: Any, setting
         )
     )
     await session.flush()
-    pick = (
-        select(Tree.id)
-        .where(*_queued(project.id))
-        .order_by(Tree.queued_at, Tree.id)
-        .limit(take)
-        .with_for_update(skip_locked=True)
+    # The ids first (at most one order's worth), then the guarded claim: an `IN (subquery LIMIT n)`
+    # with a row lock may be evaluated more than once by PostgreSQL and overrun the limit.
+    picked = list(
+        (
+            await session.execute(
+                select(Tree.id)
+                .where(*_queued(project.id))
+                .order_by(Tree.queued_at, Tree.id)
+                .limit(take)
+                .with_for_update(skip_locked=True)
+            )
+        ).scalars()
     )
+    if not picked:
+        raise _NoOrder
     claimed = (
         await session.execute(
             update(Tree)
-            .where(Tree.id.in_(pick.scalar_subquery()), *_queued(project.id))
+            .where(Tree.id.in_(picked), *_queued(project.id))
             .values(status=TreeStatus.ORDERED, order_id=order_id, ordered_at=now)
             .returning(Tree.queued_at)
             .execution_options(synchronize_session=False)
@@ -145,31 +153,38 @@ async def order_reminders(database: Any, clock: Any, settings: Any) -> dict[str,
     while True:
         async with database.transaction() as session:
             now = await clock.now(session)
-            due = (
-                select(PlantingOrder.id)
-                .where(
-                    PlantingOrder.status == OrderStatus.ISSUED,
-                    PlantingOrder.overdue.is_(False),
-                    PlantingOrder.issued_at <= now - timedelta(days=settings.order_ack_days),
-                )
-                .limit(REMINDER_CHUNK)
-                .with_for_update(skip_locked=True)
+            due = list(
+                (
+                    await session.execute(
+                        select(PlantingOrder.id)
+                        .where(
+                            PlantingOrder.status == OrderStatus.ISSUED,
+                            PlantingOrder.overdue.is_(False),
+                            PlantingOrder.issued_at <= now - timedelta(days=settings.order_ack_days),
+                        )
+                        .order_by(PlantingOrder.id)
+                        .limit(REMINDER_CHUNK)
+                        .with_for_update(skip_locked=True)
+                    )
+                ).scalars()
             )
-            rows = (
-                await session.execute(
-                    update(PlantingOrder)
-                    .where(
-                        PlantingOrder.id.in_(due.scalar_subquery()),
-                        PlantingOrder.status == OrderStatus.ISSUED,
-                        PlantingOrder.overdue.is_(False),
+            rows = []
+            if due:
+                rows = (
+                    await session.execute(
+                        update(PlantingOrder)
+                        .where(
+                            PlantingOrder.id.in_(due),
+                            PlantingOrder.status == OrderStatus.ISSUED,
+                            PlantingOrder.overdue.is_(False),
+                        )
+                        .values(overdue=True)
+                        .returning(
+                            PlantingOrder.id, PlantingOrder.ngo_id, PlantingOrder.project_id, PlantingOrder.issued_at
+                        )
+                        .execution_options(synchronize_session=False)
                     )
-                    .values(overdue=True)
-                    .returning(
-                        PlantingOrder.id, PlantingOrder.ngo_id, PlantingOrder.project_id, PlantingOrder.issued_at
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-            ).all()
+                ).all()
             for row in rows:
                 await notify(
                     session,

@@ -135,3 +135,37 @@ def image_bytes(seed: int, fmt: str = "JPEG", size: tuple[int, int] = (320, 240)
 
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
+
+
+async def events(api: Api, event_type: str | None = None) -> list[dict[str, Any]]:
+    """The webhook outbox as the delivery job would read it (no admin API for it on this branch)."""
+    import json
+
+    from sqlalchemy import select
+
+    from server.db import Database
+    from server.webhooks.models import WebhookDelivery
+
+    database = Database(api.settings.database_url)
+    try:
+        async with database.read_sessions() as session:
+            rows = (await session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id))).scalars().all()
+    finally:
+        await database.dispose()
+    found = [json.loads(row.payload) | {"target_id": row.target_id} for row in rows]
+    return [event for event in found if event_type is None or event["type"] == event_type]
+
+
+async def all_orders(ngo: Ngo) -> list[dict[str, Any]]:
+    """Every order of the NGO with its trees, through the paginated list and the single view."""
+    orders, cursor = [], None
+    while True:
+        params: dict[str, Any] = {"limit": 2}
+        if cursor:
+            params["cursor"] = cursor
+        response = await ngo.get("/v1/ngo/orders", params=params)
+        assert response.status_code == 200, response.text
+        orders += response.json()["items"]
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return [await ngo.order(order["id"]) for order in orders]
