@@ -101,9 +101,7 @@ async def test_two_runs_at_once_order_every_tree_exactly_once(api: Api) -> None:
     other = await create_project(api, ngo, name="Second grove")
     user = await funded_user(api)
     trees = await queue_trees(user, project, 100) + await queue_trees(user, other, 30)
-    first, second = await asyncio.gather(
-        api.run_job("batch-planting-orders"), api.run_job("batch-planting-orders")
-    )
+    first, second = await asyncio.gather(api.run_job("batch-planting-orders"), api.run_job("batch-planting-orders"))
     assert first["trees_ordered"] + second["trees_ordered"] == 95 + 30
     assert first["orders_created"] + second["orders_created"] == 10 + 3
     ordered = Counter(t["id"] for o in await all_orders(ngo) for t in o["trees"])
