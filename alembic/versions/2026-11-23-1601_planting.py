@@ -49,7 +49,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("planting_orders", schema=None) as batch_op:
         batch_op.create_index("ix_planting_orders_ngo_id_id", ["ngo_id", "id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_planting_orders_project_id"), ["project_id"], unique=False)
+        batch_op.create_index("ix_planting_orders_project_id_issued_at", ["project_id", "issued_at"], unique=False)
         batch_op.create_index("ix_planting_orders_status_issued_at", ["status", "issued_at"], unique=False)
 
     op.create_table(
@@ -154,7 +154,7 @@ def downgrade() -> None:
     op.drop_table("photos")
     with op.batch_alter_table("planting_orders", schema=None) as batch_op:
         batch_op.drop_index("ix_planting_orders_status_issued_at")
-        batch_op.drop_index(batch_op.f("ix_planting_orders_project_id"))
+        batch_op.drop_index("ix_planting_orders_project_id_issued_at")
         batch_op.drop_index("ix_planting_orders_ngo_id_id")
 
     op.drop_table("planting_orders")

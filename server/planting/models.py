@@ -46,10 +46,11 @@ class PlantingOrder(SQLModel, table=True):
     __table_args__ = (
         Index("ix_planting_orders_ngo_id_id", "ngo_id", "id"),
         Index("ix_planting_orders_status_issued_at", "status", "issued_at"),
+        Index("ix_planting_orders_project_id_issued_at", "project_id", "issued_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
-    project_id: str = Field(foreign_key="projects.id", index=True, max_length=36)
+    project_id: str = Field(foreign_key="projects.id", max_length=36)
     ngo_id: str = Field(foreign_key="ngos.id", max_length=36)
     status: str = Field(default=OrderStatus.ISSUED, max_length=12)
     overdue: bool = False
