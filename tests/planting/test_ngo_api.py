@@ -293,3 +293,46 @@ async def test_a_rejection_in_a_closed_project_refunds(api: Api) -> None:
     assert view["status"] == "acknowledged" and [t["id"] for t in view["trees"]] == [trees[1]]
     bad = await ngo.post(f"/v1/ngo/orders/{order['id']}/rejections", json={"rejections": [{"tree_id": trees[1]}]})
     assert bad.status_code == 400
+
+
+@pytest.mark.settings(order_min_trees=1)
+async def test_hostile_input_on_ngo_routes_is_refused_without_changes(api: Api) -> None:
+    ngo = await create_ngo(api)
+    _, _, order = await ordered(api, ngo, 1)
+    tree = order["trees"][0]["id"]
+    path = f"/v1/ngo/orders/{order['id']}"
+    photo = await ngo.photo(30)
+    when = iso(await api.now())
+    bodies = [
+        (f"{path}/plantings", {"plantings": "x"}),
+        (f"{path}/plantings", {"plantings": [planting(tree + "\x00", photo, when)]}),
+        (f"{path}/plantings", {"plantings": [planting(tree, photo, when, lon="20")]}),
+        (f"{path}/plantings", {"plantings": [planting(tree, photo, 1700000000)]}),
+        (f"{path}/rejections", {"rejections": [{"tree_id": tree, "reason": "bad\x00"}]}),
+        (f"{path}/rejections", {"rejections": [{"tree_id": tree, "reason": ""}]}),
+        (f"{path}/rejections", {"rejections": [{"tree_id": 5, "reason": "x"}]}),
+    ]
+    for url, body in bodies:
+        response = await ngo.post(url, json=body)
+        assert response.status_code == 400, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+    raw = await api.client.post(
+        f"{path}/plantings",
+        content=b'{"plantings": [], "plantings": []}',
+        headers={**ngo.headers, "content-type": "application/json"},
+    )
+    assert raw.status_code == 400
+    huge = b'{"plantings": [{"tree_id": "%s", "planted_at": "%s", "lat": 1e400, "lon": 20, "photo_id": "%s"}]}' % (
+        tree.encode(),
+        when.encode(),
+        photo.encode(),
+    )
+    infinite = await api.client.post(
+        f"{path}/plantings", content=huge, headers={**ngo.headers, "content-type": "application/json"}
+    )
+    assert infinite.status_code == 400
+    assert (await ngo.get(f"/v1/ngo/orders/{'x' * 65}")).status_code == 400
+    not_multipart = await ngo.post("/v1/ngo/photos", json={"file": "abc"})
+    assert not_multipart.status_code in (400, 415)
+    after = await ngo.order(order["id"])
+    assert after["status"] == "issued" and after["trees"][0]["status"] == "ordered"
