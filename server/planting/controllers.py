@@ -31,6 +31,7 @@ from server.planting.schemas import (
     NgoKeyPublic,
     NgoUpdate,
     OrderPublic,
+    OrderSummary,
     PhotoPublic,
     PlantingsRequest,
     RejectionsRequest,
@@ -80,7 +81,7 @@ class NgoController(Controller):
         status: OrderStatusFilter = None,
         cursor: Cursor = None,
         limit: Limit = 50,
-    ) -> Page[OrderPublic]:
+    ) -> Page[OrderSummary]:
         items, next_cursor = await service.list_orders(
             db_session, ngo_id=current_ngo.id, status=status, cursor=cursor, limit=limit
         )
@@ -94,7 +95,7 @@ class NgoController(Controller):
         order_id: FromPath[ResourceId],
     ) -> OrderPublic:
         order = await service.get_order(db_session, current_ngo.id, order_id)
-        return await service.order_public(db_session, order, with_trees=True)
+        return await service.order_public(db_session, order)
 
     @post("/orders/{order_id:str}/acknowledge", status_code=200)
     async def acknowledge(
@@ -106,7 +107,7 @@ class NgoController(Controller):
     ) -> OrderPublic:
         order = await service.get_order(db_session, current_ngo.id, order_id, for_update=True)
         await service.acknowledge(db_session, order, now)
-        return await service.order_public(db_session, order, with_trees=True)
+        return await service.order_public(db_session, order)
 
     @post("/orders/{order_id:str}/plantings", status_code=200)
     async def plantings(
@@ -250,7 +251,7 @@ class AdminOrderController(Controller):
         status: OrderStatusFilter = None,
         cursor: Cursor = None,
         limit: Limit = 50,
-    ) -> Page[OrderPublic]:
+    ) -> Page[OrderSummary]:
         items, next_cursor = await service.list_orders(
             db_session, ngo_id=None, status=status, cursor=cursor, limit=limit
         )
@@ -259,4 +260,4 @@ class AdminOrderController(Controller):
     @get("/{order_id:str}")
     async def read(self, db_session: NamedDependency[AsyncSession], order_id: FromPath[ResourceId]) -> OrderPublic:
         order = await service.get_any_order(db_session, order_id)
-        return await service.order_public(db_session, order, with_trees=True)
+        return await service.order_public(db_session, order)

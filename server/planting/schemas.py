@@ -66,7 +66,9 @@ class OrderTree(SQLModel):
     status: str
 
 
-class OrderPublic(SQLModel):
+class OrderSummary(SQLModel):
+    """An order in a list (SPEC 8.3); the single view adds its trees."""
+
     id: str
     project: OrderProject
     ngo_id: str
@@ -76,7 +78,10 @@ class OrderPublic(SQLModel):
     acknowledged_at: datetime | None
     completed_at: datetime | None
     tree_count: int
-    trees: list[OrderTree] | None = None
+
+
+class OrderPublic(OrderSummary):
+    trees: list[OrderTree]
 
 
 class PhotoPublic(SQLModel):

@@ -41,6 +41,7 @@ from server.planting.schemas import (
     NgoUpdate,
     OrderProject,
     OrderPublic,
+    OrderSummary,
     OrderTree,
     PhotoPublic,
     PlantingIn,
@@ -169,19 +170,10 @@ async def authenticate(session: AsyncSession, api_key: str) -> Ngo | None:
 # --- orders ----------------------------------------------------------------------------------
 
 
-async def order_public(session: AsyncSession, order: PlantingOrder, *, with_trees: bool = False) -> OrderPublic:
+async def order_summary(session: AsyncSession, order: PlantingOrder) -> OrderSummary:
     project = await session.get(Project, order.project_id)
     assert project is not None
-    items = None
-    if with_trees:
-        rows = await session.execute(
-            select(Tree.id, Species.common_name, Tree.status)
-            .join(Species, Species.id == Tree.species_id)
-            .where(Tree.order_id == order.id)
-            .order_by(Tree.queued_at, Tree.id)
-        )
-        items = [OrderTree(id=row.id, species=row.common_name, status=row.status) for row in rows]
-    return OrderPublic(
+    return OrderSummary(
         id=order.id,
         project=OrderProject(id=project.id, name=project.name),
         ngo_id=order.ngo_id,
@@ -191,13 +183,24 @@ async def order_public(session: AsyncSession, order: PlantingOrder, *, with_tree
         acknowledged_at=order.acknowledged_at,
         completed_at=order.completed_at,
         tree_count=order.tree_count,
-        trees=items,
     )
+
+
+async def order_public(session: AsyncSession, order: PlantingOrder) -> OrderPublic:
+    """The single view: the order with its trees (at most one order's worth)."""
+    rows = await session.execute(
+        select(Tree.id, Species.common_name, Tree.status)
+        .join(Species, Species.id == Tree.species_id)
+        .where(Tree.order_id == order.id)
+        .order_by(Tree.queued_at, Tree.id)
+    )
+    trees = [OrderTree(id=row.id, species=row.common_name, status=row.status) for row in rows]
+    return OrderPublic(**(await order_summary(session, order)).model_dump(), trees=trees)
 
 
 async def list_orders(
     session: AsyncSession, *, ngo_id: str | None, status: str | None, cursor: str | None, limit: int
-) -> tuple[list[OrderPublic], str | None]:
+) -> tuple[list[OrderSummary], str | None]:
     query: Select[Any] = select(PlantingOrder)
     if ngo_id is not None:
         query = query.where(PlantingOrder.ngo_id == ngo_id)
@@ -205,7 +208,7 @@ async def list_orders(
         query = query.where(PlantingOrder.status == status)
     rows = list((await session.execute(newest_first(query, PlantingOrder.id, cursor, limit))).scalars())
     orders, next_cursor = page_of(rows, limit)
-    return [await order_public(session, order) for order in orders], next_cursor
+    return [await order_summary(session, order) for order in orders], next_cursor
 
 
 async def get_order(session: AsyncSession, ngo_id: str, order_id: str, *, for_update: bool = False) -> PlantingOrder:
