@@ -61,8 +61,17 @@ def _queued(project_id: str) -> Any:
     return (Tree.project_id == project_id, Tree.status == TreeStatus.QUEUED)
 
 
-async def _issue_one(session: AsyncSession, project_id: str, clock: Any, settings: Any) -> tuple[str, int] | None:
-    """Issue the project's next order in this transaction, or None when none is due."""
+async def _issue_one(
+    session: AsyncSession, project_id: str, clock: Any, settings: Any, after: datetime | None
+) -> tuple[str, int, datetime] | None:
+    """Issue the project's next order in this transaction, or None when none is due.
+
+    `after` is the newest `queued_at` this run has already ordered for the project: the trees
+    before it are ordered, so the index scan starts there instead of walking past the entries of
+    every tree ordered so far (on PostgreSQL they stay in the index until vacuumed, which made each
+    order cost O(trees ordered) and the run quadratic). A tree re-queued by a rejection during the
+    run, or skipped as locked, has an older `queued_at`; the next run orders it.
+    """
     now = await clock.now(session)
     project = (
         await session.execute(
@@ -78,14 +87,15 @@ async def _issue_one(session: AsyncSession, project_id: str, clock: Any, setting
     take = min(remaining, settings.order_max_trees)
     if take <= 0:
         return None
-    oldest = (await session.execute(select(func.min(Tree.queued_at)).where(*_queued(project.id)))).scalar()
+    queued = _queued(project.id) + ((Tree.queued_at >= after,) if after is not None else ())
+    oldest = (await session.execute(select(func.min(Tree.queued_at)).where(*queued))).scalar()
     if oldest is None:
         return None
     cutoff = now - timedelta(days=settings.order_max_wait_days)
     if oldest > cutoff:  # nobody has waited long enough: only a full-sized order goes out
         if take < settings.order_min_trees:
             return None
-        first = select(Tree.id).where(*_queued(project.id)).limit(settings.order_min_trees).subquery()
+        first = select(Tree.id).where(*queued).limit(settings.order_min_trees).subquery()
         if (await session.execute(select(func.count()).select_from(first))).scalar_one() < settings.order_min_trees:
             return None
 
@@ -106,11 +116,7 @@ async def _issue_one(session: AsyncSession, project_id: str, clock: Any, setting
     picked = list(
         (
             await session.execute(
-                select(Tree.id)
-                .where(*_queued(project.id))
-                .order_by(Tree.queued_at)
-                .limit(take)
-                .with_for_update(skip_locked=True)
+                select(Tree.id).where(*queued).order_by(Tree.queued_at).limit(take).with_for_update(skip_locked=True)
             )
         ).scalars()
     )
@@ -142,7 +148,7 @@ async def _issue_one(session: AsyncSession, project_id: str, clock: Any, setting
         {"order_id": order_id, "project_id": project.id, "tree_count": len(claimed), "issued_at": now.isoformat()},
         now,
     )
-    return order_id, len(claimed)
+    return order_id, len(claimed), max(row.queued_at for row in claimed)
 
 
 async def batch_planting_orders(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
@@ -152,16 +158,18 @@ async def batch_planting_orders(database: Any, clock: Any, settings: Any) -> dic
         )
     orders = trees = 0
     for project_id in project_ids:
+        after = None
         while True:
             try:
                 async with database.transaction() as session:
-                    issued = await _issue_one(session, project_id, clock, settings)
+                    issued = await _issue_one(session, project_id, clock, settings, after)
             except _NoOrder:
                 issued = None
             if issued is None:
                 break
             orders += 1
             trees += issued[1]
+            after = issued[2]
             if after_order_committed is not None:
                 after_order_committed(issued[0])
     return {"job": "batch-planting-orders", "orders_created": orders, "trees_ordered": trees}
