@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export CANOPY_TEST_POSTGRES_URL ?= $(POSTGRES_URL)
 
-.PHONY: install run test test-sqlite test-postgres lint format clean
+.PHONY: install run test test-sqlite test-postgres lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -37,12 +37,18 @@ test-postgres: install
 	$(BIN)/pytest --db=postgres
 
 lint: install
-	$(BIN)/ruff check server tests alembic scripts
-	$(BIN)/ruff format --check server tests alembic scripts
+	$(BIN)/ruff check server tests alembic scripts bench
+	$(BIN)/ruff format --check server tests alembic scripts bench
 
 format: install
-	$(BIN)/ruff format server tests alembic scripts
-	$(BIN)/ruff check --fix server tests alembic scripts
+	$(BIN)/ruff format server tests alembic scripts bench
+	$(BIN)/ruff check --fix server tests alembic scripts bench
+
+# The batching job against one set-based statement (not part of `make test`). SQLite by default;
+# CANOPY_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres runs it on PostgreSQL.
+BENCH_N ?= 10000
+bench: install
+	$(BIN)/python -m bench --n $(BENCH_N)
 
 
 clean:

@@ -24,6 +24,7 @@ from server.users.security import read_access_token
 SECURITY_SCHEMES = {
     "user": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT", description="A user's access token"),
     "operator": SecurityScheme(type="http", scheme="bearer", description="CANOPY_OPERATOR_TOKEN"),
+    "ngo": SecurityScheme(type="http", scheme="bearer", description="An NGO API key, ngo_<secret>"),
 }
 
 

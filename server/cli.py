@@ -1,4 +1,4 @@
-"""The `canopy` command (SPEC 9): migrate, seed the demo, serve, run jobs."""
+"""The `canopy` command (SPEC 9): migrate, seed the demo, serve, create NGOs, run jobs."""
 
 from __future__ import annotations
 
@@ -68,6 +68,38 @@ def serve(host: str, port: int, workers: int) -> None:
 
     os.environ.setdefault("CANOPY_DATABASE_URL", get_settings().database_url)
     uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@main.group()
+def ngo() -> None:
+    """NGO partners."""
+
+
+@ngo.command("create")
+@click.option("--name", required=True)
+@click.option("--contact-email", required=True)
+@click.option("--webhook-url", default=None)
+def ngo_create(name: str, contact_email: str, webhook_url: str | None) -> None:
+    """Create an NGO and print its API key (and webhook secret) once: they are stored hashed/encrypted."""
+    from pydantic import ValidationError
+
+    from server.errors import DomainError
+    from server.planting import service
+    from server.planting.schemas import NgoCreate
+
+    async def work(state: Any) -> dict[str, Any]:
+        async with state.database.transaction() as session:
+            data = NgoCreate(name=name, contact_email=contact_email, webhook_url=webhook_url)
+            ngo, key, secret = await service.create_ngo(session, data, state.settings, await state.clock.now(session))
+            created = {"id": ngo.id, "name": ngo.name, "key_id": key.key_id, "api_key": key.api_key}
+            return created | ({"webhook_secret": secret} if secret else {})
+
+    try:
+        _print(asyncio.run(_with_state(work)))
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
 
 
 @main.group()

@@ -7,7 +7,7 @@ from server.energy.models import ActionRecord, Ball, DailySteps
 from server.feed.models import FeedItem
 from server.idempotency import IdempotencyRecord
 from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
-from server.planting.models import Ngo
+from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
 from server.social.models import FriendRequest, Friendship, PlayCounter, Steal
 from server.trees.models import Tree
 from server.users.models import RefreshToken, User
@@ -28,10 +28,16 @@ __all__ = [
     "LedgerEntry",
     "LedgerTransaction",
     "Ngo",
+    "NgoKey",
+    "Photo",
+    "PhotoHashBand",
+    "Planting",
+    "PlantingOrder",
     "PlayCounter",
     "Project",
     "ProjectSpecies",
     "RefreshToken",
+    "Rejection",
     "Species",
     "Steal",
     "TestClockOffset",

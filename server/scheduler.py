@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from server.energy.jobs import expire_balls
 from server.errors import NotFound
+from server.planting.jobs import batch_planting_orders, order_reminders
 
 logger = logging.getLogger("canopy.scheduler")
 
@@ -21,11 +22,17 @@ Job = Callable[[Any, Any, Any], Awaitable[dict[str, Any]]]
 
 JOBS: dict[str, Job] = {
     "expire-balls": expire_balls,
+    "batch-planting-orders": batch_planting_orders,
+    "order-reminders": order_reminders,
 }
 
 
 def job_intervals(settings: Any) -> dict[str, int]:
-    return {"expire-balls": settings.expire_balls_interval_s}
+    return {
+        "expire-balls": settings.expire_balls_interval_s,
+        "batch-planting-orders": settings.batch_planting_orders_interval_s,
+        "order-reminders": settings.order_reminders_interval_s,
+    }
 
 
 async def run_job(name: str, state: Any) -> dict[str, Any]:

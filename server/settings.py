@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     waterings_per_friend_per_day: int = Field(3, ge=0, le=10_000)
     shield_hours: int = Field(24, ge=1, le=24 * 365)
 
+    # planting (SPEC 8.2, 8.3, 6)
+    batch_planting_orders_interval_s: int = 15 * 60
+    order_reminders_interval_s: int = 24 * 3600
+    order_max_trees: int = Field(500, ge=1, le=10_000)
+    order_min_trees: int = Field(50, ge=1, le=10_000)
+    order_max_wait_days: int = Field(7, ge=0, le=365)
+    order_ack_days: int = Field(7, ge=1, le=365)
+    max_rejections: int = Field(3, ge=1, le=100)
+    photo_max_bytes: int = 10 * 1024 * 1024
+    photo_max_pixels: int = 40_000_000
+    photo_hash_max_distance: int = Field(6, ge=0, le=6)
+    photo_thumbnail_px: int = Field(256, ge=16, le=2048)
+
     # webhooks (SPEC 8.4)
     webhook_allow_private: bool = False
 

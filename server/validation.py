@@ -37,6 +37,14 @@ def _require_str(value: Any) -> Any:
     return value
 
 
+def _require_number(value: Any) -> Any:
+    if type(value) not in (int, float):
+        raise ValueError("must be a number (not a boolean or string)")
+    if type(value) is int and abs(value) > MAX_SAFE_INT:
+        raise ValueError("is out of range")
+    return float(value)
+
+
 def _require_bool(value: Any) -> Any:
     if type(value) is not bool:
         raise ValueError("must be a boolean")
@@ -56,6 +64,8 @@ IntOnly = BeforeValidator(_require_int)
 
 Grams = Annotated[int, IntOnly, Field(ge=0, le=10**12)]
 StrictBool = Annotated[bool, BeforeValidator(_require_bool)]
+Number = BeforeValidator(_require_number)
+"""Use as `Annotated[float, Number, Field(ge=.., le=..)]`: a JSON number (NaN/Infinity never decode)."""
 Text = Annotated[str, BeforeValidator(_require_str)]
 PrintableText = Annotated[str, BeforeValidator(_require_str), AfterValidator(_printable)]
 

@@ -1,11 +1,11 @@
-"""The public catalogue (SPEC 3) and the operator's project status switch (SPEC 9)."""
+"""The public catalogue (SPEC 3) and the operator's species and projects (SPEC 9)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from litestar import Controller, MediaType, get, patch
+from litestar import Controller, MediaType, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,13 +14,15 @@ from server.auth import operator_guard
 from server.catalog import service
 from server.catalog.schemas import (
     ActionTypePublic,
+    AdminProject,
+    ProjectCreate,
     ProjectPublic,
-    ProjectStatusUpdate,
+    ProjectUpdate,
+    SpeciesCreate,
     SpeciesPublic,
     feature_collection,
 )
 from server.pagination import Page
-from server.trees import service as trees
 from server.validation import ResourceId
 
 
@@ -51,26 +53,41 @@ class CatalogController(Controller):
         return feature_collection(await service.list_projects(db_session, now))
 
 
+class AdminSpeciesController(Controller):
+    path = "/admin/species"
+    tags = ["operator"]
+    guards = [operator_guard]
+    security = [{"operator": []}]
+
+    @post("/", status_code=201)
+    async def create(self, db_session: NamedDependency[AsyncSession], data: JSONBody[SpeciesCreate]) -> SpeciesPublic:
+        return await service.create_species(db_session, data)
+
+
 class AdminProjectController(Controller):
     path = "/admin/projects"
     tags = ["operator"]
     guards = [operator_guard]
     security = [{"operator": []}]
 
+    @post("/", status_code=201)
+    async def create(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        data: JSONBody[ProjectCreate],
+    ) -> AdminProject:
+        project = await service.create_project(db_session, data, now)
+        return await service.admin_project(db_session, project)
+
     @patch("/{project_id:str}", media_type=MediaType.JSON)
-    async def update_status(
+    async def update(
         self,
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         project_id: FromPath[ResourceId],
-        data: JSONBody[ProjectStatusUpdate],
+        data: JSONBody[ProjectUpdate],
     ) -> dict[str, Any]:
-        """Pause, reopen or close a project; closing cancels growing trees and refunds queued ones."""
-        project = await service.get_project(db_session, project_id)
-        effects: dict[str, int] = {}
-        if data.status == "closed" and project.status != "closed":
-            effects = await trees.close_project(db_session, project.id, now)
-        project.status = data.status
-        db_session.add(project)
-        await db_session.flush()
-        return {"id": project.id, "status": project.status, **effects}
+        """Change a project; closing cancels growing trees and refunds queued ones (counts in the answer)."""
+        project, effects = await service.update_project(db_session, project_id, data, now)
+        return {**(await service.admin_project(db_session, project)).model_dump(mode="json"), **effects}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from sqlmodel import SQLModel
 
-from server.validation import RequestModel
+from server.validation import IntOnly, Number, PatchModel, PrintableText, RequestModel, Text
 
 
 class ActionTypePublic(SQLModel):
@@ -69,10 +70,6 @@ class ProjectPublic(SQLModel):
     status: str
 
 
-class ProjectStatusUpdate(RequestModel):
-    status: Annotated[Literal["active", "paused", "closed"], Field()]
-
-
 def feature_collection(projects: list[ProjectPublic]) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",
@@ -86,3 +83,96 @@ def feature_collection(projects: list[ProjectPublic]) -> dict[str, Any]:
             for project in projects
         ],
     }
+
+
+# --- operator requests (SPEC 9) -------------------------------------------------------------
+
+_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 02-29 allowed: 02-28 in common years
+
+
+def _month_day(value: str) -> str:
+    month, day = int(value[:2]), int(value[3:])
+    if not 1 <= month <= 12 or not 1 <= day <= _DAYS_IN_MONTH[month - 1]:
+        raise ValueError("must be a calendar day MM-DD")
+    return value
+
+
+MonthDay = Annotated[Text, Field(pattern=r"^\d{2}-\d{2}$"), AfterValidator(_month_day)]
+Name = Annotated[PrintableText, Field(min_length=1, max_length=120)]
+Id = Annotated[Text, Field(min_length=1, max_length=64)]
+
+
+class SeasonIn(RequestModel):
+    """Inclusive UTC dates; an end before its start wraps the new year."""
+
+    start: MonthDay
+    end: MonthDay
+
+
+class LocationIn(RequestModel):
+    lat: Annotated[float, Number, Field(ge=-90, le=90)]
+    lon: Annotated[float, Number, Field(ge=-180, le=180)]
+
+
+class ProjectSpeciesIn(RequestModel):
+    species_id: Id
+    cost_g: Annotated[int, IntOnly, Field(ge=1, le=10**9)]
+
+
+def _distinct_species(items: list[ProjectSpeciesIn]) -> list[ProjectSpeciesIn]:
+    if len({item.species_id for item in items}) != len(items):
+        raise ValueError("lists a species twice")
+    return items
+
+
+SpeciesList = Annotated[list[ProjectSpeciesIn], Field(min_length=1, max_length=100), AfterValidator(_distinct_species)]
+Seasons = Annotated[list[SeasonIn], Field(min_length=1, max_length=12)]
+RadiusKm = Annotated[float, Number, Field(gt=0, le=20_000)]
+Capacity = Annotated[int, IntOnly, Field(ge=0, le=10**9)]
+
+
+class SpeciesCreate(RequestModel):
+    common_name: Annotated[PrintableText, Field(min_length=1, max_length=80)]
+    scientific_name: Name
+    co2_lifetime_kg: Annotated[int, IntOnly, Field(ge=0, le=10**6)]
+
+
+class ProjectCreate(RequestModel):
+    ngo_id: Id
+    name: Name
+    region: Name
+    location: LocationIn
+    radius_km: RadiusKm
+    species: SpeciesList
+    capacity_per_season: Capacity
+    seasons: Seasons
+
+
+class ProjectUpdate(PatchModel):
+    name: Name | None = None
+    region: Name | None = None
+    location: LocationIn | None = None
+    radius_km: RadiusKm | None = None
+    species: SpeciesList | None = None
+    capacity_per_season: Capacity | None = None
+    seasons: Seasons | None = None
+    status: Literal["active", "paused", "closed"] | None = None
+
+
+class AdminProjectSpecies(SQLModel):
+    species_id: str
+    cost_g: int
+
+
+class AdminProject(SQLModel):
+    id: str
+    ngo_id: str
+    name: str
+    region: str
+    location: Location
+    radius_km: float
+    species: list[AdminProjectSpecies]
+    seasons: list[Season]
+    capacity_per_season: int
+    status: str
+    created_at: datetime

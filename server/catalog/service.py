@@ -4,23 +4,30 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog import defaults
 from server.catalog.models import ActionType, Project, ProjectSpecies, Species
 from server.catalog.schemas import (
     ActionTypePublic,
+    AdminProject,
+    AdminProjectSpecies,
     Location,
     NgoRef,
+    ProjectCreate,
     ProjectPublic,
+    ProjectSpeciesIn,
     ProjectSpeciesPublic,
+    ProjectUpdate,
     Season,
+    SpeciesCreate,
     SpeciesPublic,
 )
 from server.catalog.seasons import current_window
-from server.errors import DomainError, NotFound
+from server.errors import Conflict, DomainError, NotFound, Unprocessable
 from server.planting.models import Ngo
+from server.trees import service as trees
 from server.trees.models import Tree, TreeStatus
 
 LISTED_PROJECT_STATUSES = ("active", "paused")
@@ -160,3 +167,109 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
         created["projects"] += 1
     await session.flush()
     return created
+
+
+# --- operator edits (SPEC 9) ----------------------------------------------------------------
+
+
+async def create_species(session: AsyncSession, data: SpeciesCreate) -> SpeciesPublic:
+    taken = (await session.execute(select(Species.id).where(Species.common_name == data.common_name))).first()
+    if taken:
+        raise Conflict("A species with this common name exists.", problem="species-name-taken")
+    species = Species(**data.model_dump())
+    session.add(species)
+    await session.flush()
+    return SpeciesPublic.model_validate(species)
+
+
+async def _check_species(session: AsyncSession, items: list[ProjectSpeciesIn]) -> None:
+    ids = {item.species_id for item in items}
+    known = set((await session.execute(select(Species.id).where(Species.id.in_(ids)))).scalars())
+    if unknown := sorted(ids - known):
+        raise Unprocessable(f"Unknown species: {', '.join(unknown)}.", problem="unknown-species")
+
+
+async def _check_name(session: AsyncSession, name: str, project_id: str | None = None) -> None:
+    query = select(Project.id).where(Project.name == name)
+    if project_id is not None:
+        query = query.where(Project.id != project_id)
+    if (await session.execute(query)).first():
+        raise Conflict("A project with this name exists.", problem="project-name-taken")
+
+
+async def admin_project(session: AsyncSession, project: Project) -> AdminProject:
+    offered = (await session.execute(select(ProjectSpecies).where(ProjectSpecies.project_id == project.id))).scalars()
+    return AdminProject(
+        id=project.id,
+        ngo_id=project.ngo_id,
+        name=project.name,
+        region=project.region,
+        location=Location(lat=project.lat, lon=project.lon),
+        radius_km=project.radius_km,
+        species=[AdminProjectSpecies(species_id=o.species_id, cost_g=o.cost_g) for o in offered],
+        seasons=[Season(**season) for season in project.seasons],
+        capacity_per_season=project.capacity_per_season,
+        status=project.status,
+        created_at=project.created_at,
+    )
+
+
+async def create_project(session: AsyncSession, data: ProjectCreate, now: datetime) -> Project:
+    if await session.get(Ngo, data.ngo_id) is None:
+        raise Unprocessable("Unknown NGO.", problem="unknown-ngo")
+    await _check_species(session, data.species)
+    await _check_name(session, data.name)
+    project = Project(
+        ngo_id=data.ngo_id,
+        name=data.name,
+        region=data.region,
+        lat=data.location.lat,
+        lon=data.location.lon,
+        radius_km=data.radius_km,
+        capacity_per_season=data.capacity_per_season,
+        seasons=[season.model_dump() for season in data.seasons],
+        created_at=now,
+    )
+    session.add(project)
+    await session.flush()
+    for item in data.species:
+        session.add(ProjectSpecies(project_id=project.id, species_id=item.species_id, cost_g=item.cost_g))
+    await session.flush()
+    return project
+
+
+async def update_project(
+    session: AsyncSession, project_id: str, data: ProjectUpdate, now: datetime
+) -> tuple[Project, dict[str, int]]:
+    """Change a project's fields; closing cancels growing trees and refunds queued ones (SPEC 6)."""
+    project = (
+        await session.execute(select(Project).where(Project.id == project_id).with_for_update(key_share=True))
+    ).scalar_one_or_none()
+    if project is None:
+        raise NotFound("No such project.", problem="project-not-found")
+    if data.name is not None:
+        await _check_name(session, data.name, project.id)
+        project.name = data.name
+    if data.region is not None:
+        project.region = data.region
+    if data.location is not None:
+        project.lat, project.lon = data.location.lat, data.location.lon
+    if data.radius_km is not None:
+        project.radius_km = data.radius_km
+    if data.capacity_per_season is not None:
+        project.capacity_per_season = data.capacity_per_season
+    if data.seasons is not None:
+        project.seasons = [season.model_dump() for season in data.seasons]
+    if data.species is not None:
+        await _check_species(session, data.species)
+        await session.execute(delete(ProjectSpecies).where(ProjectSpecies.project_id == project.id))
+        for item in data.species:
+            session.add(ProjectSpecies(project_id=project.id, species_id=item.species_id, cost_g=item.cost_g))
+    effects: dict[str, int] = {}
+    if data.status is not None:
+        if data.status == "closed" and project.status != "closed":
+            effects = await trees.close_project(session, project.id, now)
+        project.status = data.status
+    session.add(project)
+    await session.flush()
+    return project, effects

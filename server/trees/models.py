@@ -33,6 +33,9 @@ class Tree(SQLModel, table=True):
         ),
         Index("ix_trees_user_id_id", "user_id", "id"),
         Index("ix_trees_project_status_queued", "project_id", "status", "queued_at"),
+        # planting: the trees of an order, and a project's trees ordered in a season window
+        Index("ix_trees_order_id", "order_id"),
+        Index("ix_trees_project_ordered_at", "project_id", "ordered_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)

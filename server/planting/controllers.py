@@ -1,0 +1,263 @@
+"""HTTP for planting: the NGO API (SPEC 8.3), the operator's NGOs and orders (SPEC 9), thumbnails.
+
+NGOs authenticate with `Authorization: Bearer ngo_<secret>`. A missing, unknown or revoked key
+gets 401; a valid user token or the operator token on an NGO route gets 403 (`ngo-only`).
+"""
+
+from __future__ import annotations
+
+import hmac
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import anyio
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State, UploadFile
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import bearer_token, operator_guard
+from server.errors import BadRequest, DomainError, Forbidden, Unauthorized
+from server.pagination import Cursor, Limit, Page
+from server.planting import photos, service
+from server.planting.models import Ngo
+from server.planting.schemas import (
+    ItemResults,
+    NgoCreate,
+    NgoCreated,
+    NgoKeyCreated,
+    NgoKeyPublic,
+    NgoUpdate,
+    OrderPublic,
+    OrderSummary,
+    PhotoPublic,
+    PlantingsRequest,
+    RejectionsRequest,
+)
+from server.settings import Settings
+from server.users.security import read_access_token
+from server.validation import ResourceId
+
+PHOTO_BODY_LIMIT = 10 * 1024 * 1024 + 64 * 1024
+OrderStatusFilter = Annotated[
+    Literal["issued", "acknowledged", "completed"] | None, QueryParameter(description="issued|acknowledged|completed")
+]
+
+
+def _unauthorized() -> Unauthorized:
+    return Unauthorized("A valid NGO API key is required.", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def provide_current_ngo(
+    state: State, request: ASGIConnection[Any, Any, Any, Any], db_session: NamedDependency[AsyncSession]
+) -> Ngo:
+    settings: Settings = state.settings
+    token = bearer_token(request)
+    if token is None:
+        raise _unauthorized()
+    if token.startswith("ngo_"):
+        ngo = await service.authenticate(db_session, token)
+        if ngo is None:
+            raise _unauthorized()
+        return ngo
+    if hmac.compare_digest(token.encode(), settings.operator_token.encode()) or read_access_token(settings, token):
+        raise Forbidden("This route is for NGO partners (Bearer ngo_...).", problem="ngo-only")
+    raise _unauthorized()
+
+
+class NgoController(Controller):
+    path = "/ngo"
+    tags = ["ngo"]
+    dependencies = {"current_ngo": Provide(provide_current_ngo)}
+    security = [{"ngo": []}]
+
+    @get("/orders")
+    async def list_orders(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_ngo: NamedDependency[Ngo],
+        status: OrderStatusFilter = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[OrderSummary]:
+        items, next_cursor = await service.list_orders(
+            db_session, ngo_id=current_ngo.id, status=status, cursor=cursor, limit=limit
+        )
+        return Page(items=items, next_cursor=next_cursor)
+
+    @get("/orders/{order_id:str}")
+    async def read_order(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_ngo: NamedDependency[Ngo],
+        order_id: FromPath[ResourceId],
+    ) -> OrderPublic:
+        order = await service.get_order(db_session, current_ngo.id, order_id)
+        return await service.order_public(db_session, order)
+
+    @post("/orders/{order_id:str}/acknowledge", status_code=200)
+    async def acknowledge(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_ngo: NamedDependency[Ngo],
+        now: NamedDependency[datetime],
+        order_id: FromPath[ResourceId],
+    ) -> OrderPublic:
+        order = await service.get_order(db_session, current_ngo.id, order_id, for_update=True)
+        await service.acknowledge(db_session, order, now)
+        return await service.order_public(db_session, order)
+
+    @post("/orders/{order_id:str}/plantings", status_code=200)
+    async def plantings(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_ngo: NamedDependency[Ngo],
+        now: NamedDependency[datetime],
+        order_id: FromPath[ResourceId],
+        data: JSONBody[PlantingsRequest],
+    ) -> dict[str, Any]:
+        results = await service.record_plantings(
+            db_session, current_ngo.id, order_id, data.plantings, state.settings, now
+        )
+        return ItemResults(results=results).model_dump(mode="json", exclude_none=True)
+
+    @post("/orders/{order_id:str}/rejections", status_code=200)
+    async def rejections(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_ngo: NamedDependency[Ngo],
+        now: NamedDependency[datetime],
+        order_id: FromPath[ResourceId],
+        data: JSONBody[RejectionsRequest],
+    ) -> dict[str, Any]:
+        results = await service.record_rejections(
+            db_session, current_ngo.id, order_id, data.rejections, state.settings, now
+        )
+        return ItemResults(results=results).model_dump(mode="json", exclude_none=True)
+
+    @post("/photos", status_code=201, request_max_body_size=PHOTO_BODY_LIMIT)
+    async def upload_photo(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_ngo: NamedDependency[Ngo],
+        now: NamedDependency[datetime],
+        data: MultipartBody[dict[str, Any]],
+    ) -> PhotoPublic:
+        """JPEG or PNG in the multipart field `file`: at most 10 MB and 40 megapixels."""
+        settings: Settings = state.settings
+        upload = data.get("file") if isinstance(data, dict) else None
+        if not isinstance(upload, UploadFile):
+            raise BadRequest("Send the image as the multipart field `file`.", problem="photo-missing")
+        raw = await upload.read(settings.photo_max_bytes + 1)
+        if len(raw) > settings.photo_max_bytes:
+            raise DomainError(
+                f"A photo may be at most {settings.photo_max_bytes:,} bytes.", problem="payload-too-large", status=413
+            )
+        processed = await anyio.to_thread.run_sync(
+            lambda: photos.process(raw, max_pixels=settings.photo_max_pixels, thumbnail_px=settings.photo_thumbnail_px)
+        )
+        return await service.save_photo(db_session, current_ngo.id, processed, settings, now)
+
+
+class PhotoController(Controller):
+    path = "/photos"
+    tags = ["ngo"]
+
+    @get("/{photo_id:str}/thumbnail.jpg", media_type="image/jpeg")
+    async def thumbnail(
+        self, db_session: NamedDependency[AsyncSession], photo_id: FromPath[ResourceId]
+    ) -> Response[bytes]:
+        """Public: the photo's metadata-free JPEG thumbnail (photo ids are unguessable)."""
+        return Response(
+            await service.thumbnail(db_session, photo_id),
+            media_type="image/jpeg",
+            headers={"Cache-Control": "public, max-age=86400, immutable"},
+        )
+
+
+class AdminNgoController(Controller):
+    path = "/admin/ngos"
+    tags = ["operator"]
+    guards = [operator_guard]
+    security = [{"operator": []}]
+
+    @post("/", status_code=201)
+    async def create(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        data: JSONBody[NgoCreate],
+    ) -> dict[str, Any]:
+        """Create an NGO with its first API key (and webhook secret): both are shown only here."""
+        ngo, key, secret = await service.create_ngo(db_session, data, state.settings, now)
+        created = NgoCreated(id=ngo.id, name=ngo.name, key_id=key.key_id, api_key=key.api_key, webhook_secret=secret)
+        return created.model_dump(mode="json", exclude_none=True)
+
+    @patch("/{ngo_id:str}")
+    async def update(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        ngo_id: FromPath[ResourceId],
+        data: JSONBody[NgoUpdate],
+    ) -> dict[str, Any]:
+        """Change the name, contact or webhook URL (a new URL answers a new webhook_secret, once)."""
+        ngo = await service.update_ngo(db_session, ngo_id, data, state.settings)
+        return ngo.model_dump(mode="json", exclude_none=True) | {"webhook_url": ngo.webhook_url}
+
+    @get("/{ngo_id:str}")
+    async def read(self, db_session: NamedDependency[AsyncSession], ngo_id: FromPath[ResourceId]) -> dict[str, Any]:
+        ngo = service.ngo_public(await service.get_ngo(db_session, ngo_id))
+        return ngo.model_dump(mode="json", exclude={"webhook_secret"})
+
+    @get("/{ngo_id:str}/keys")
+    async def keys(self, db_session: NamedDependency[AsyncSession], ngo_id: FromPath[ResourceId]) -> Page[NgoKeyPublic]:
+        return Page(items=await service.list_keys(db_session, ngo_id))
+
+    @post("/{ngo_id:str}/keys", status_code=201)
+    async def add_key(
+        self, db_session: NamedDependency[AsyncSession], now: NamedDependency[datetime], ngo_id: FromPath[ResourceId]
+    ) -> NgoKeyCreated:
+        """A further key (the others stay valid until revoked); shown only here."""
+        return await service.create_key(db_session, ngo_id, now)
+
+    @delete("/{ngo_id:str}/keys/{key_id:str}", status_code=204)
+    async def revoke_key(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        ngo_id: FromPath[ResourceId],
+        key_id: FromPath[ResourceId],
+    ) -> None:
+        await service.revoke_key(db_session, ngo_id, key_id, now)
+
+
+class AdminOrderController(Controller):
+    path = "/admin/orders"
+    tags = ["operator"]
+    guards = [operator_guard]
+    security = [{"operator": []}]
+
+    @get("/")
+    async def list_orders(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        status: OrderStatusFilter = None,
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[OrderSummary]:
+        items, next_cursor = await service.list_orders(
+            db_session, ngo_id=None, status=status, cursor=cursor, limit=limit
+        )
+        return Page(items=items, next_cursor=next_cursor)
+
+    @get("/{order_id:str}")
+    async def read(self, db_session: NamedDependency[AsyncSession], order_id: FromPath[ResourceId]) -> OrderPublic:
+        order = await service.get_any_order(db_session, order_id)
+        return await service.order_public(db_session, order)

@@ -1,0 +1,135 @@
+"""Planting shapes: NGOs and their keys (SPEC 9), orders, photos, plantings, rejections (SPEC 8.3)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BeforeValidator, Field
+from sqlmodel import SQLModel
+
+from server.validation import Number, PatchModel, PrintableText, RequestModel, Text
+
+Id = Annotated[Text, Field(min_length=1, max_length=64)]
+Email = Annotated[Text, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+WebhookUrl = Annotated[Text, Field(min_length=8, max_length=2000)]
+
+
+class NgoCreate(RequestModel):
+    name: Annotated[PrintableText, Field(min_length=1, max_length=120)]
+    contact_email: Email
+    webhook_url: WebhookUrl | None = None
+
+
+class NgoUpdate(PatchModel):
+    name: Annotated[PrintableText, Field(min_length=1, max_length=120)] | None = None
+    contact_email: Email | None = None
+    webhook_url: WebhookUrl | None = None
+
+
+class NgoCreated(SQLModel):
+    id: str
+    name: str
+    key_id: str
+    api_key: str
+    webhook_secret: str | None = None
+
+
+class NgoPublic(SQLModel):
+    id: str
+    name: str
+    contact_email: str
+    webhook_url: str | None
+    created_at: datetime
+    webhook_secret: str | None = None  # only in the answer that set a new webhook_url
+
+
+class NgoKeyCreated(SQLModel):
+    key_id: str
+    api_key: str
+
+
+class NgoKeyPublic(SQLModel):
+    key_id: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class OrderProject(SQLModel):
+    id: str
+    name: str
+
+
+class OrderTree(SQLModel):
+    id: str
+    species: str
+    status: str
+
+
+class OrderSummary(SQLModel):
+    """An order in a list (SPEC 8.3); the single view adds its trees."""
+
+    id: str
+    project: OrderProject
+    ngo_id: str
+    status: str
+    overdue: bool
+    issued_at: datetime
+    acknowledged_at: datetime | None
+    completed_at: datetime | None
+    tree_count: int
+
+
+class OrderPublic(OrderSummary):
+    trees: list[OrderTree]
+
+
+class PhotoPublic(SQLModel):
+    photo_id: str
+    sha256: str
+    width: int
+    height: int
+
+
+def _iso_string(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 timestamp string")
+    if "\x00" in value or len(value) > 40:
+        raise ValueError("must be an RFC 3339 timestamp")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string)]
+
+
+class PlantingIn(RequestModel):
+    tree_id: Id
+    planted_at: Timestamp
+    lat: Annotated[float, Number, Field(ge=-90, le=90)]
+    lon: Annotated[float, Number, Field(ge=-180, le=180)]
+    photo_id: Id
+
+
+class RejectionIn(RequestModel):
+    tree_id: Id
+    reason: Annotated[PrintableText, Field(min_length=1, max_length=500)]
+
+
+class PlantingsRequest(RequestModel):
+    plantings: Annotated[list[PlantingIn], Field(min_length=1, max_length=500)]
+
+
+class RejectionsRequest(RequestModel):
+    rejections: Annotated[list[RejectionIn], Field(min_length=1, max_length=500)]
+
+
+class ItemResult(SQLModel):
+    tree_id: str
+    status: Literal["planted", "unchanged", "rejected", "refused"]
+    certificate_number: str | None = None
+    refunded: bool | None = None
+    error: dict[str, Any] | None = None
+
+
+class ItemResults(SQLModel):
+    results: list[ItemResult]
