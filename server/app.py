@@ -37,6 +37,7 @@ from server.users.controllers import AuthController, MeController
 from server.users.security import Passwords
 from server.users.throttle import LoginThrottle
 from server.validation import StrictJSONRequest
+from server.webhooks.controllers import AdminWebhookController
 
 VERSION = "0.1.0"
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FeedController,
         CertificateController,
         StatsController,
+        AdminWebhookController,
         LedgerAuditController,
         AdminProjectController,
         AdminSpeciesController,

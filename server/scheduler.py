@@ -15,6 +15,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from server.energy.jobs import expire_balls
 from server.errors import NotFound
 from server.planting.jobs import batch_planting_orders, order_reminders
+from server.webhooks.jobs import deliver_webhooks
 
 logger = logging.getLogger("canopy.scheduler")
 
@@ -24,6 +25,7 @@ JOBS: dict[str, Job] = {
     "expire-balls": expire_balls,
     "batch-planting-orders": batch_planting_orders,
     "order-reminders": order_reminders,
+    "deliver-webhooks": deliver_webhooks,
 }
 
 
@@ -32,6 +34,7 @@ def job_intervals(settings: Any) -> dict[str, int]:
         "expire-balls": settings.expire_balls_interval_s,
         "batch-planting-orders": settings.batch_planting_orders_interval_s,
         "order-reminders": settings.order_reminders_interval_s,
+        "deliver-webhooks": settings.deliver_webhooks_interval_s,
     }
 
 

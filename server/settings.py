@@ -74,6 +74,10 @@ class Settings(BaseSettings):
 
     # webhooks (SPEC 8.4)
     webhook_allow_private: bool = False
+    deliver_webhooks_interval_s: int = 60
+    webhook_timeout_s: float = 10.0
+    # Retries after the first attempt (1 min, 5 min, 30 min, 2 h, 6 h, 15 h), then `failed`.
+    webhook_retry_after_s: tuple[int, ...] = (60, 300, 1800, 7200, 21600, 54000)
 
     # HTTP (SPEC 10)
     request_max_body_bytes: int = 1024 * 1024

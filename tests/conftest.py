@@ -132,8 +132,14 @@ def database_url(databases: SqliteDatabases | PostgresDatabases) -> Iterator[str
     databases.drop(url)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "settings(**overrides): Settings fields for this test's app")
+
+
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
+def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Test settings; `@pytest.mark.settings(order_min_trees=5, ...)` overrides fields for one test."""
+    marker = request.node.get_closest_marker("settings")
     return Settings(
         database_url=database_url,
         data_dir=tmp_path / "data",
@@ -141,6 +147,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         scheduler_enabled=False,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
+        webhook_allow_private=True,
+        **(marker.kwargs if marker else {}),
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.catalog.models import Project
 from server.catalog.seasons import current_window
 from server.db import new_id
+from server.feed.service import add_feed_items
 from server.planting.models import OrderStatus, PlantingOrder
 from server.planting.service import notify
 from server.trees.models import Tree, TreeStatus
@@ -127,7 +128,7 @@ async def _issue_one(
             update(Tree)
             .where(Tree.id.in_(picked), *_queued(project.id), Tree.order_id.is_(None))
             .values(status=TreeStatus.ORDERED, order_id=order_id, ordered_at=now)
-            .returning(Tree.queued_at)
+            .returning(Tree.id, Tree.user_id, Tree.queued_at)
             .execution_options(synchronize_session=False)
         )
     ).all()
@@ -140,6 +141,9 @@ async def _issue_one(
         .where(PlantingOrder.id == order_id)
         .values(tree_count=len(claimed))
         .execution_options(synchronize_session=False)
+    )
+    await add_feed_items(
+        session, [{"user_id": row.user_id, "type": "tree.ordered", "tree_id": row.id} for row in claimed], now=now
     )
     await notify(
         session,

@@ -20,6 +20,7 @@ from server.catalog.models import Project, Species
 from server.certificates import service as certificates
 from server.crypto import SecretBox, hash_api_key, new_secret
 from server.errors import Conflict, DomainError, NotFound, Unprocessable, problem_body
+from server.feed.service import add_feed_item
 from server.pagination import newest_first, page_of
 from server.planting.models import (
     Ngo,
@@ -396,6 +397,7 @@ async def _plant_one(
     )
     if planted.rowcount != 1:
         raise Conflict("This tree is not ordered in this order.", problem="tree-not-in-order")
+    await add_feed_item(session, tree.user_id, "tree.planted", tree_id=tree.id, now=now)
     session.add(
         Planting(
             tree_id=tree.id,
@@ -486,6 +488,7 @@ async def _reject_one(
     ).first()
     if row is None:
         raise Conflict("This tree is not ordered in this order.", problem="tree-not-in-order")
+    await add_feed_item(session, row.user_id, "tree.rejected", tree_id=row.id, now=now)
     refunded = False
     if row.rejections >= settings.max_rejections or project_status == "closed":
         refunded = await trees.refund(session, row.id, now)

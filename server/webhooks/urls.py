@@ -28,7 +28,9 @@ def check_webhook_url(url: str, *, allow_private: bool) -> str:
     if len(url) > 2000 or "\x00" in url:
         raise Unprocessable("The webhook URL is too long or malformed.", problem="webhook-url")
     parts = urlsplit(url)
-    if parts.scheme != "https" or not parts.hostname:
+    # Development and tests (allow_private) may also use plain http to a local receiver.
+    schemes = ("https", "http") if allow_private else ("https",)
+    if parts.scheme not in schemes or not parts.hostname:
         raise Unprocessable("The webhook URL must be an https:// URL.", problem="webhook-url")
     if allow_private:
         return url

@@ -1,0 +1,161 @@
+"""The `deliver-webhooks` job (SPEC 8.4): send due outbox events, retry with backoff, give up.
+
+A run claims due rows by pushing their `next_attempt_at` past a lease in one guarded UPDATE
+(`FOR UPDATE SKIP LOCKED` on PostgreSQL), so replicas never send the same attempt twice; a
+worker killed mid-send leaves rows that become due again when the lease runs out. Receivers
+dedupe by event id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+
+from server.crypto import SecretBox
+from server.planting.models import Ngo
+from server.webhooks.models import WebhookDelivery
+
+LEASE = timedelta(minutes=5)
+CHUNK = 200
+PARALLEL_SENDS = 16
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """`v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"v1={mac}"
+
+
+def _receiver_models() -> dict[str, Any]:
+    from server.partners.models import Partner
+
+    return {"ngo": Ngo, "partner": Partner}
+
+
+async def _receivers(session: Any, claimed: list[Any]) -> dict[tuple[str, str], tuple[str, str] | None]:
+    """(kind, id) -> (url, encrypted secret), or None when the receiver has no webhook now."""
+    found: dict[tuple[str, str], tuple[str, str] | None] = {}
+    for kind, model in _receiver_models().items():
+        ids = {row.target_id for row in claimed if row.target_kind == kind}
+        if ids:
+            rows = await session.execute(
+                select(model.id, model.webhook_url, model.webhook_secret).where(model.id.in_(ids))
+            )
+            for target_id, url, secret in rows:
+                found[(kind, target_id)] = (url, secret) if url and secret else None
+    return found
+
+
+async def _send(
+    client: httpx.AsyncClient, url: str, secret: str, event_id: str, body: bytes, now: datetime
+) -> str | None:
+    """POST one event; None on a 2xx answer, else what went wrong."""
+    timestamp = int(now.timestamp())
+    headers = {
+        "Content-Type": "application/json",
+        "Canopy-Event-Id": event_id,
+        "Canopy-Timestamp": str(timestamp),
+        "Canopy-Signature": signature(secret, timestamp, body),
+    }
+    try:
+        response = await client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"[:500]
+    return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+
+
+async def _claim(database: Any, clock: Any, run_started: datetime | None) -> tuple[datetime, list[Any], dict]:
+    """Lease up to CHUNK due events (due before the run started) and look up their receivers."""
+    async with database.transaction() as session:
+        now = await clock.now(session)
+        started = run_started or now
+        due = (
+            select(WebhookDelivery.id)
+            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= started)
+            .order_by(WebhookDelivery.next_attempt_at)
+            .limit(CHUNK)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = (
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id.in_(due.scalar_subquery()), WebhookDelivery.next_attempt_at <= started)
+                .values(next_attempt_at=now + LEASE)
+                .returning(
+                    WebhookDelivery.id,
+                    WebhookDelivery.target_kind,
+                    WebhookDelivery.target_id,
+                    WebhookDelivery.payload,
+                    WebhookDelivery.attempts,
+                    WebhookDelivery.first_attempt_at,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        ).all()
+        receivers = await _receivers(session, claimed) if claimed else {}
+    return now, claimed, receivers
+
+
+async def _attempt_all(
+    client: httpx.AsyncClient, box: SecretBox, claimed: list[Any], receivers: dict, now: datetime
+) -> list[tuple[Any, str | None]]:
+    gate = asyncio.Semaphore(PARALLEL_SENDS)
+
+    async def attempt(row: Any) -> tuple[Any, str | None]:
+        receiver = receivers.get((row.target_kind, row.target_id))
+        if receiver is None:
+            return row, "the receiver has no webhook URL"
+        url, secret = receiver
+        async with gate:
+            return row, await _send(client, url, box.decrypt(secret), row.id, row.payload.encode(), now)
+
+    return await asyncio.gather(*(attempt(row) for row in claimed))
+
+
+async def _record(
+    database: Any, settings: Any, outcomes: list[tuple[Any, str | None]], now: datetime, counts: dict[str, Any]
+) -> None:
+    """Delivered, retried at first attempt + 1 min, 5 min, ... 15 h, or failed after the last."""
+    retry_after = settings.webhook_retry_after_s
+    async with database.transaction() as session:
+        for row, error in outcomes:
+            first = row.first_attempt_at or now
+            attempts = row.attempts + 1
+            values: dict[str, Any] = {"attempts": attempts, "first_attempt_at": first, "last_error": error}
+            if error is None:
+                values.update(status="delivered", delivered_at=now)
+                counts["delivered"] += 1
+            elif attempts > len(retry_after):
+                values.update(status="failed")
+                counts["failed"] += 1
+            else:
+                # Never before this run's end, so one run makes at most one attempt per event.
+                retry_at = first + timedelta(seconds=retry_after[attempts - 1])
+                values.update(next_attempt_at=max(retry_at, now + timedelta(seconds=1)))
+                counts["retrying"] += 1
+            await session.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == row.id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+
+
+async def deliver_webhooks(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+    box = SecretBox(settings)
+    counts = {"job": "deliver-webhooks", "delivered": 0, "retrying": 0, "failed": 0}
+    run_started: datetime | None = None
+    async with httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
+        while True:
+            now, claimed, receivers = await _claim(database, clock, run_started)
+            run_started = run_started or now
+            if not claimed:
+                return counts
+            outcomes = await _attempt_all(client, box, claimed, receivers, now)
+            await _record(database, settings, outcomes, now, counts)
