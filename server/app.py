@@ -24,6 +24,7 @@ from server.errors import EXCEPTION_HANDLERS
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.ops.controllers import HealthController, JobsController
+from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
 from server.scheduler import start_scheduler
 from server.settings import Settings, get_settings
 from server.trees.controllers import TreeController
@@ -61,6 +62,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         LedgerAuditController,
         AdminProjectController,
         JobsController,
+        AdminPartnerController,
+        GreenCodeController,
+        PartnerReportController,
     ]
     if settings.test_clock:
         api_handlers.append(TestClockController)

@@ -6,6 +6,7 @@ from server.clock import TestClockOffset
 from server.energy.models import ActionRecord, Ball, DailySteps
 from server.idempotency import IdempotencyRecord
 from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
+from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
 from server.planting.models import Ngo
 from server.trees.models import Tree
 from server.users.models import RefreshToken, User
@@ -14,15 +15,21 @@ from server.webhooks.models import WebhookDelivery
 __all__ = [
     "ActionRecord",
     "ActionType",
+    "ActionUsage",
     "Balance",
     "Ball",
     "Certificate",
     "CertificateCounter",
     "DailySteps",
+    "GreenCode",
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerTransaction",
     "Ngo",
+    "Partner",
+    "PartnerKey",
+    "PartnerLink",
+    "PartnerReport",
     "Project",
     "ProjectSpecies",
     "RefreshToken",

@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     # play (SPEC 5)
     max_shields: int = 5
 
+    # partners (SPEC 7)
+    green_code_ttl_s: int = 300
+    green_code_max_live: int = 5
+    partner_signature_tolerance_s: int = 300
+    report_max_future_s: int = 300
+    report_max_age_days: int = 7
+    report_batch_max: int = 500
+    void_window_days: int = 30
+
     # webhooks (SPEC 8.4)
     webhook_allow_private: bool = False
 

@@ -1,0 +1,622 @@
+"""Partners (SPEC 7, 9): onboarding and keys, green codes and links, signed reports and voids.
+
+Reports are judged in the SPEC's order: report_id (replay or 409), body, actions (403), the user
+behind the code or `user_ref` (422), `occurred_at` (422). An accepted report claims its
+`(partner, report_id)` row first, inside a savepoint, so concurrent duplicates wait on the unique
+index and then replay the first response; a refusal rolls the savepoint back and records nothing.
+Caps are counted in `action_usage` rows locked for the duration of the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import rfc8785
+from pydantic import ValidationError
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.catalog.models import ActionType
+from server.crypto import SecretBox, new_secret
+from server.db import dialect_insert, new_id
+from server.energy import service as energy
+from server.energy.models import ActionRecord, Ball
+from server.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable, problem_body
+from server.ledger import service as ledger
+from server.pagination import newest_first, page_of
+from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
+from server.partners.schemas import REPORT_ID_PATTERN, PartnerCreate, PartnerUpdate, ReportRequest
+from server.settings import Settings
+from server.users.models import User
+from server.users.service import local_day, user_zone
+from server.webhooks import service as webhooks
+from server.webhooks.urls import check_webhook_url
+
+_REPORT_ID = re.compile(REPORT_ID_PATTERN)
+
+
+# --- onboarding (operator) ----------------------------------------------------------------------
+
+
+def new_key_id() -> str:
+    return f"pk_{secrets.token_hex(12)}"
+
+
+async def _check_actions(session: AsyncSession, codes: list[str]) -> list[str]:
+    codes = list(dict.fromkeys(codes))
+    found = {a.code: a for a in (await session.execute(select(ActionType).where(ActionType.code.in_(codes)))).scalars()}
+    bad = [c for c in codes if c not in found or found[c].retired_at is not None or found[c].verification != "partner"]
+    if bad:
+        raise Unprocessable(
+            f"Not partner-verified action types in the catalogue: {', '.join(bad)}.", problem="action-not-partner"
+        )
+    return codes
+
+
+def _webhook(settings: Settings, url: str) -> tuple[str, str, str]:
+    """(url, plaintext secret shown once, encrypted secret stored)."""
+    check_webhook_url(url, allow_private=settings.webhook_allow_private)
+    secret = new_secret("whsec")
+    return url, secret, SecretBox(settings).encrypt(secret)
+
+
+async def add_key(session: AsyncSession, settings: Settings, partner_id: str, now: datetime) -> tuple[str, str]:
+    key_id, secret = new_key_id(), new_secret("psk")
+    session.add(
+        PartnerKey(key_id=key_id, partner_id=partner_id, secret=SecretBox(settings).encrypt(secret), created_at=now)
+    )
+    await session.flush()
+    return key_id, secret
+
+
+async def create_partner(
+    session: AsyncSession, settings: Settings, data: PartnerCreate, now: datetime
+) -> tuple[Partner, str, str, str | None]:
+    """A partner and its first key: (partner, key_id, secret, webhook_secret); secrets shown once."""
+    actions = await _check_actions(session, data.allowed_actions)
+    taken = (await session.execute(select(Partner.id).where(Partner.name == data.name))).first()
+    if taken:
+        raise Conflict("A partner with that name exists.", problem="partner-name-taken")
+    webhook_secret = None
+    partner = Partner(name=data.name, kind=data.kind, allowed_actions=actions, created_at=now)
+    if data.webhook_url:
+        partner.webhook_url, webhook_secret, partner.webhook_secret = _webhook(settings, data.webhook_url)
+    session.add(partner)
+    await session.flush()
+    key_id, secret = await add_key(session, settings, partner.id, now)
+    return partner, key_id, secret, webhook_secret
+
+
+async def get_partner(session: AsyncSession, partner_id: str) -> Partner:
+    partner = await session.get(Partner, partner_id)
+    if partner is None:
+        raise NotFound("No such partner.", problem="partner-not-found")
+    return partner
+
+
+async def update_partner(
+    session: AsyncSession, settings: Settings, partner_id: str, data: PartnerUpdate
+) -> tuple[Partner, str | None]:
+    partner = await get_partner(session, partner_id)
+    webhook_secret = None
+    if data.name is not None and data.name != partner.name:
+        taken = (await session.execute(select(Partner.id).where(Partner.name == data.name))).first()
+        if taken:
+            raise Conflict("A partner with that name exists.", problem="partner-name-taken")
+        partner.name = data.name
+    if data.kind is not None:
+        partner.kind = data.kind
+    if data.allowed_actions is not None:
+        partner.allowed_actions = await _check_actions(session, data.allowed_actions)
+    if data.webhook_url is not None:
+        if data.webhook_url == "":
+            partner.webhook_url = partner.webhook_secret = None
+        else:
+            partner.webhook_url, webhook_secret, partner.webhook_secret = _webhook(settings, data.webhook_url)
+    session.add(partner)
+    await session.flush()
+    return partner, webhook_secret
+
+
+async def revoke_key(session: AsyncSession, partner_id: str, key_id: str, now: datetime) -> None:
+    key = (
+        await session.execute(
+            select(PartnerKey).where(PartnerKey.key_id == key_id, PartnerKey.partner_id == partner_id)
+        )
+    ).scalar_one_or_none()
+    if key is None:
+        raise NotFound("No such key for this partner.", problem="key-not-found")
+    if key.revoked_at is None:
+        key.revoked_at = now
+        session.add(key)
+        await session.flush()
+
+
+# --- green codes and links (users) --------------------------------------------------------------
+
+
+async def lock_user(session: AsyncSession, user_id: str) -> None:
+    """Serialize a user's writes: a row lock on PostgreSQL (SQLite writers already hold the lock)."""
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def _live(user_id: str, now: datetime) -> list[Any]:
+    return [GreenCode.user_id == user_id, GreenCode.redeemed_at.is_(None), GreenCode.expires_at > now]
+
+
+async def issue_green_code(session: AsyncSession, settings: Settings, user_id: str, now: datetime) -> GreenCode:
+    """A new 18-digit code valid 5 minutes; at most 5 live codes per user, a sixth drops the oldest."""
+    await lock_user(session, user_id)
+    await session.execute(
+        delete(GreenCode).where(GreenCode.user_id == user_id, GreenCode.expires_at < now - timedelta(days=1))
+    )
+    live = list(
+        (
+            await session.execute(
+                select(GreenCode.id).where(*_live(user_id, now)).order_by(GreenCode.created_at, GreenCode.id)
+            )
+        ).scalars()
+    )
+    excess = len(live) - (settings.green_code_max_live - 1)
+    if excess > 0:
+        await session.execute(delete(GreenCode).where(GreenCode.id.in_(live[:excess])))
+    for _ in range(5):
+        code = GreenCode(
+            code=str(10**17 + secrets.randbelow(9 * 10**17)),
+            user_id=user_id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings.green_code_ttl_s),
+        )
+        try:
+            async with session.begin_nested():
+                session.add(code)
+                await session.flush()
+            return code
+        except IntegrityError:  # the same 18 digits are in use: draw again
+            continue
+    raise Conflict("Could not issue a unique code; retry.", problem="conflict")
+
+
+async def newest_live_code(session: AsyncSession, settings: Settings, user_id: str, now: datetime) -> GreenCode:
+    code = (
+        await session.execute(
+            select(GreenCode)
+            .where(*_live(user_id, now))
+            .order_by(GreenCode.created_at.desc(), GreenCode.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return code or await issue_green_code(session, settings, user_id, now)
+
+
+async def list_links(session: AsyncSession, user_id: str) -> list[tuple[PartnerLink, Partner]]:
+    rows = await session.execute(
+        select(PartnerLink, Partner)
+        .join(Partner, Partner.id == PartnerLink.partner_id)
+        .where(PartnerLink.user_id == user_id, PartnerLink.unlinked_at.is_(None))
+        .order_by(PartnerLink.linked_at.desc(), PartnerLink.id.desc())
+    )
+    return [(link, partner) for link, partner in rows.all()]
+
+
+async def unlink(session: AsyncSession, user_id: str, partner_id: str, now: datetime) -> None:
+    result = await session.execute(
+        update(PartnerLink)
+        .where(PartnerLink.user_id == user_id, PartnerLink.partner_id == partner_id, PartnerLink.unlinked_at.is_(None))
+        .values(unlinked_at=now)
+    )
+    if result.rowcount == 0:
+        raise NotFound("You are not linked to that partner.", problem="link-not-found")
+
+
+async def _link(session: AsyncSession, partner_id: str, user_id: str, now: datetime) -> str:
+    """Link (or relink) a user to a partner; the `user_ref` stays the same for the pair."""
+    insert_ = dialect_insert(session)
+    await session.execute(
+        insert_(PartnerLink)
+        .values(
+            id=new_id(), partner_id=partner_id, user_id=user_id, user_ref=f"u_{secrets.token_hex(12)}", linked_at=now
+        )
+        .on_conflict_do_nothing(index_elements=[PartnerLink.partner_id, PartnerLink.user_id])
+    )
+    link = (
+        await session.execute(
+            select(PartnerLink.user_ref, PartnerLink.unlinked_at).where(
+                PartnerLink.partner_id == partner_id, PartnerLink.user_id == user_id
+            )
+        )
+    ).one()
+    if link.unlinked_at is not None:
+        await session.execute(
+            update(PartnerLink)
+            .where(PartnerLink.partner_id == partner_id, PartnerLink.user_id == user_id)
+            .values(unlinked_at=None, linked_at=now)
+        )
+    return link.user_ref
+
+
+# --- reports (partners) -------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    status: str  # created | replayed | refused
+    http_status: int
+    report_id: str | None
+    body: dict[str, Any] | None = None  # the response (created) or the problem (refused)
+    raw: str | None = None  # the stored first response (replayed)
+    total_g: int | None = None
+    error: DomainError | None = None
+
+
+@dataclass
+class ReportContext:
+    """What one request's reports share: the partner, the catalogue, reports already known."""
+
+    partner: Partner
+    settings: Settings
+    now: datetime
+    actions: dict[str, ActionType]
+    known: dict[str, PartnerReport] = field(default_factory=dict)
+
+
+async def report_context(
+    session: AsyncSession, settings: Settings, partner: Partner, now: datetime, raw_reports: list[Any]
+) -> ReportContext:
+    actions = {
+        a.code: a for a in (await session.execute(select(ActionType).where(ActionType.retired_at.is_(None)))).scalars()
+    }
+    ids = list({r["report_id"] for r in raw_reports if isinstance(r, dict) and _valid_report_id(r.get("report_id"))})
+    known: dict[str, PartnerReport] = {}
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(PartnerReport).where(
+                PartnerReport.partner_id == partner.id,
+                PartnerReport.report_id.in_(ids[start : start + 500]),
+                PartnerReport.response.is_not(None),
+            )
+        )
+        known.update({r.report_id: r for r in rows.scalars()})
+    return ReportContext(partner=partner, settings=settings, now=now, actions=actions, known=known)
+
+
+def _valid_report_id(value: Any) -> bool:
+    return isinstance(value, str) and _REPORT_ID.fullmatch(value) is not None
+
+
+def body_hash(raw: Any) -> str | None:
+    """SHA-256 of the RFC 8785 canonical JSON (so key order and spacing do not matter)."""
+    try:
+        return hashlib.sha256(rfc8785.dumps(raw)).hexdigest()
+    except Exception:  # a value JCS cannot represent (huge integers) never matches a stored report
+        return None
+
+
+def validation_error(exc: ValidationError) -> BadRequest:
+    errors = [
+        {"field": ".".join(str(p) for p in error["loc"]) or None, "message": error["msg"]}
+        for error in exc.errors(include_url=False)
+    ]
+    return BadRequest("The report is not valid; see errors.", problem="validation", errors=errors)
+
+
+def _replay(existing: PartnerReport, digest: str | None) -> Outcome:
+    if digest is None or existing.body_hash != digest:
+        raise Conflict("This report_id was used with a different body.", problem="report-id-reused")
+    return Outcome("replayed", 200, existing.report_id, raw=existing.response, total_g=existing.total_g)
+
+
+async def _known(session: AsyncSession, partner_id: str, report_id: str) -> PartnerReport | None:
+    return (
+        await session.execute(
+            select(PartnerReport).where(
+                PartnerReport.partner_id == partner_id,
+                PartnerReport.report_id == report_id,
+                PartnerReport.response.is_not(None),
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def ingest(session: AsyncSession, ctx: ReportContext, raw: Any, *, lookup: bool = True) -> Outcome:
+    """Judge one report; a refusal is returned (not raised) with nothing recorded."""
+    report_id = raw.get("report_id") if isinstance(raw, dict) else None
+    report_id = report_id if _valid_report_id(report_id) else None
+    try:
+        if not isinstance(raw, dict):
+            raise BadRequest("A report must be a JSON object.", problem="validation")
+        digest = body_hash(raw)
+        if report_id is not None:
+            existing = ctx.known.get(report_id)
+            if existing is None and lookup:
+                existing = await _known(session, ctx.partner.id, report_id)
+            if existing is not None:
+                return _replay(existing, digest)
+        try:
+            data = ReportRequest.model_validate(raw)
+        except ValidationError as exc:
+            raise validation_error(exc) from None
+        try:
+            async with session.begin_nested():
+                return await _accept(session, ctx, data, digest or "")
+        except IntegrityError:
+            # A concurrent (or earlier in this batch) report with this id won the unique index.
+            existing = await _known(session, ctx.partner.id, data.report_id)
+            if existing is None:
+                raise
+            return _replay(existing, digest)
+    except DomainError as error:
+        return Outcome(
+            "refused",
+            error.status,
+            report_id,
+            body=problem_body(error.status, error.problem, error.detail, error.errors),
+            error=error,
+        )
+
+
+async def _accept(session: AsyncSession, ctx: ReportContext, data: ReportRequest, digest: str) -> Outcome:
+    partner, now, settings = ctx.partner, ctx.now, ctx.settings
+    report_pk = new_id()
+    # Claim the id first: a concurrent duplicate waits here, then replays this report's response.
+    await session.execute(
+        insert(PartnerReport).values(
+            id=report_pk,
+            partner_id=partner.id,
+            report_id=data.report_id,
+            body_hash=digest,
+            total_g=0,
+            created_at=now,
+        )
+    )
+
+    allowed = set(partner.allowed_actions)
+    for item in data.items:
+        action = ctx.actions.get(item.action)
+        if item.action not in allowed or action is None or action.verification != "partner":
+            raise Forbidden(
+                f"The action {item.action!r} is not allowed for this partner.", problem="action-not-allowed"
+            )
+
+    user, code_id = await _resolve_user(session, partner, data, now)
+
+    if data.occurred_at > now + timedelta(seconds=settings.report_max_future_s):
+        raise Unprocessable("occurred_at is in the future.", problem="occurred-at-future")
+    if data.occurred_at < now - timedelta(days=settings.report_max_age_days):
+        raise Unprocessable(
+            f"occurred_at is more than {settings.report_max_age_days} days old.", problem="occurred-at-too-old"
+        )
+
+    if code_id is not None:
+        redeemed = (
+            await session.execute(
+                update(GreenCode)
+                .where(GreenCode.id == code_id, GreenCode.redeemed_at.is_(None), GreenCode.expires_at > now)
+                .values(redeemed_at=now, redeemed_by=partner.id)
+                .returning(GreenCode.id)
+            )
+        ).scalar()
+        if redeemed is None:
+            raise Unprocessable("This green code was redeemed already.", problem="green-code-redeemed")
+    user_ref = await _link(session, partner.id, user.id, now) if code_id is not None else data.user_ref
+    assert user_ref is not None
+
+    zone = user_zone(user, now)
+    occurred_day = data.occurred_at.astimezone(zone).date()
+    arrival_day = local_day(user, now)
+    awarded: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = []
+    for item in data.items:
+        action = ctx.actions[item.action]
+        grams, capped = await _capped_energy(session, user.id, action, item.quantity, occurred_day.isoformat())
+        ball_id = None
+        if grams > 0:
+            ball_id = (await energy.award(session, settings, user, action.code, arrival_day, grams, now)).id
+        awarded.append({"action": action.code, "quantity": item.quantity, "energy_g": grams, "capped": capped})
+        records.append(
+            {
+                "id": new_id(),
+                "user_id": user.id,
+                "action_code": action.code,
+                "quantity": item.quantity,
+                "energy_g": grams,
+                "capped": capped,
+                "source": "partner",
+                "local_day": occurred_day,
+                "ball_id": ball_id,
+                "report_id": report_pk,
+                "occurred_at": data.occurred_at,
+                "created_at": now,
+            }
+        )
+    await session.execute(insert(ActionRecord), records)
+    total = sum(a["energy_g"] for a in awarded)
+    body = {"report_id": data.report_id, "user_ref": user_ref, "awarded": awarded, "total_g": total}
+    await session.execute(
+        update(PartnerReport)
+        .where(PartnerReport.id == report_pk)
+        .values(
+            user_id=user.id,
+            user_ref=user_ref,
+            response=json.dumps(body, separators=(",", ":")),
+            total_g=total,
+            occurred_at=data.occurred_at,
+        )
+    )
+    return Outcome("created", 201, data.report_id, body=body, total_g=total)
+
+
+async def _resolve_user(
+    session: AsyncSession, partner: Partner, data: ReportRequest, now: datetime
+) -> tuple[User, str | None]:
+    """The user behind a green code or a `user_ref` (422 when unknown, expired, redeemed or unlinked)."""
+    if data.green_code is not None:
+        row = (
+            await session.execute(
+                select(GreenCode.id, GreenCode.redeemed_at, GreenCode.expires_at, User)
+                .join(User, User.id == GreenCode.user_id)
+                .where(GreenCode.code == data.green_code)
+            )
+        ).first()
+        if row is None or row.User.deleted_at is not None:
+            raise Unprocessable("Unknown green code.", problem="green-code-unknown")
+        if row.redeemed_at is not None:
+            raise Unprocessable("This green code was redeemed already.", problem="green-code-redeemed")
+        if row.expires_at <= now:
+            raise Unprocessable("This green code has expired.", problem="green-code-expired")
+        return row.User, row.id
+    row = (
+        await session.execute(
+            select(PartnerLink.unlinked_at, User)
+            .join(User, User.id == PartnerLink.user_id)
+            .where(PartnerLink.partner_id == partner.id, PartnerLink.user_ref == data.user_ref)
+        )
+    ).first()
+    if row is None or row.User.deleted_at is not None:
+        raise Unprocessable("Unknown user_ref.", problem="user-ref-unknown")
+    if row.unlinked_at is not None:
+        raise Unprocessable("The user has unlinked this partner.", problem="user-ref-unlinked")
+    return row.User, None
+
+
+async def _capped_energy(
+    session: AsyncSession, user_id: str, action: ActionType, quantity: int, day: str
+) -> tuple[int, bool]:
+    """SPEC 4.1: with k units left in the day (or month) of occurred_at, earn
+    floor(min(q, k) x grams_per_unit / per_units), `capped` when q > k; gram caps cut the grams."""
+    periods = []
+    if action.daily_cap_count is not None or action.daily_cap_g is not None:
+        periods.append(day)
+    if action.monthly_cap_count is not None:
+        periods.append(day[:7])
+    if not periods:
+        return quantity * action.grams_per_unit // action.per_units, False
+    insert_ = dialect_insert(session)
+    await session.execute(
+        insert_(ActionUsage)
+        .values(
+            [{"user_id": user_id, "action_code": action.code, "period": p, "units": 0, "grams": 0} for p in periods]
+        )
+        .on_conflict_do_nothing()
+    )
+    usage = {
+        row.period: row
+        for row in (
+            await session.execute(
+                select(ActionUsage.period, ActionUsage.units, ActionUsage.grams)
+                .where(
+                    ActionUsage.user_id == user_id,
+                    ActionUsage.action_code == action.code,
+                    ActionUsage.period.in_(periods),
+                )
+                .with_for_update()
+            )
+        ).all()
+    }
+    units = quantity
+    if action.daily_cap_count is not None:
+        units = min(units, max(0, action.daily_cap_count - usage[day].units))
+    if action.monthly_cap_count is not None:
+        units = min(units, max(0, action.monthly_cap_count - usage[day[:7]].units))
+    capped = units < quantity
+    grams = units * action.grams_per_unit // action.per_units
+    if action.daily_cap_g is not None:
+        room = max(0, action.daily_cap_g - usage[day].grams)
+        if grams > room:
+            grams, capped = room, True
+    if units or grams:
+        await session.execute(
+            update(ActionUsage)
+            .where(
+                ActionUsage.user_id == user_id,
+                ActionUsage.action_code == action.code,
+                ActionUsage.period.in_(periods),
+            )
+            .values(units=ActionUsage.units + units, grams=ActionUsage.grams + grams)
+        )
+    return grams, capped
+
+
+async def list_reports(
+    session: AsyncSession, partner_id: str, cursor: str | None, limit: int
+) -> tuple[list[PartnerReport], str | None]:
+    query = select(PartnerReport).where(PartnerReport.partner_id == partner_id, PartnerReport.response.is_not(None))
+    rows = list((await session.execute(newest_first(query, PartnerReport.id, cursor, limit))).scalars())
+    return page_of(rows, limit)
+
+
+# --- voids --------------------------------------------------------------------------------------
+
+
+async def void_report(
+    session: AsyncSession, settings: Settings, partner: Partner, report_id: str, reason: str, now: datetime
+) -> dict[str, Any]:
+    """Take a report's energy back (SPEC 7.2); a repeat answers the first response."""
+    report = (
+        await session.execute(
+            select(PartnerReport)
+            .where(
+                PartnerReport.partner_id == partner.id,
+                PartnerReport.report_id == report_id,
+                PartnerReport.response.is_not(None),
+            )
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+    if report is None or report.user_id is None:
+        raise NotFound("No such report.", problem="report-not-found")
+    if report.void_response is not None:
+        return json.loads(report.void_response)
+    if now > report.created_at + timedelta(days=settings.void_window_days):
+        raise Conflict(f"A report can be voided within {settings.void_window_days} days.", problem="void-window-closed")
+    records = (
+        await session.execute(
+            select(ActionRecord.ball_id, ActionRecord.energy_g).where(ActionRecord.report_id == report.id)
+        )
+    ).all()
+    per_ball: dict[str, int] = {}
+    for record in records:
+        if record.ball_id is not None and record.energy_g > 0:
+            per_ball[record.ball_id] = per_ball.get(record.ball_id, 0) + record.energy_g
+    balls = {
+        b.id: b
+        for b in (
+            await session.execute(select(Ball.id, Ball.amount_g, Ball.stolen_g).where(Ball.id.in_(list(per_ball))))
+        ).all()
+    }
+    wanted = []
+    for ball_id, grams in sorted(per_ball.items()):
+        ball = balls[ball_id]
+        # stolen grams are charged to a ball's reports in proportion, rounded down
+        share = ball.stolen_g * grams // ball.amount_g if ball.amount_g else 0
+        wanted.append((ball_id, grams - share))
+    taken = await ledger.clawback(session, report.user_id, wanted, now=now, reference=report.id)
+    body = {
+        "report_id": report.report_id,
+        "voided_g": sum(grams for _, grams in wanted),
+        "from_ball_g": taken.from_ball_g,
+        "from_expired_g": taken.from_expired_g,
+        "from_balance_g": taken.from_balance_g,
+        "owed_g": taken.owed_g,
+    }
+    report.voided_at, report.void_reason = now, reason
+    report.void_response = json.dumps(body, separators=(",", ":"))
+    session.add(report)
+    await session.flush()
+    if partner.webhook_url:
+        await webhooks.enqueue(
+            session,
+            target_kind="partner",
+            target_id=partner.id,
+            event_type="report.voided",
+            data={**body, "user_ref": report.user_ref, "reason": reason, "voided_at": now.isoformat()},
+            now=now,
+        )
+    return body
