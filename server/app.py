@@ -16,7 +16,7 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 
 from server.auth import SECURITY_SCHEMES
-from server.catalog.controllers import AdminProjectController, CatalogController
+from server.catalog.controllers import AdminActionController, AdminProjectController, CatalogController
 from server.clock import Clock, TestClockController, provide_now
 from server.db import Database, provide_db_session
 from server.energy.controllers import EnergyController
@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         LedgerAuditController,
         AdminProjectController,
         JobsController,
+        AdminActionController,
         AdminPartnerController,
         GreenCodeController,
         PartnerReportController,
