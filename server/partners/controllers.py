@@ -267,8 +267,9 @@ class PartnerReportController(Controller):
     ) -> Response[Any]:
         """One report -> 201 ReportCreated; the same report_id and JSON value again -> 200 with the first response."""
         raw = await request.json()
-        ctx = await service.report_context(db_session, state.settings, partner, now, [])
+        ctx = await service.report_context(db_session, state.settings, partner, now, [raw])
         outcome = await service.ingest(db_session, ctx, raw)
+        await service.settle(db_session, ctx)
         if outcome.error is not None:
             raise outcome.error
         if outcome.raw is not None:
@@ -291,9 +292,10 @@ class PartnerReportController(Controller):
                 f"At most {state.settings.report_batch_max} reports per batch.", problem="batch-too-large", status=413
             )
         ctx = await service.report_context(db_session, state.settings, partner, now, reports)
+        outcomes = [await service.ingest(db_session, ctx, raw) for raw in reports]
+        await service.settle(db_session, ctx)
         results: list[dict[str, Any]] = []
-        for raw in reports:
-            outcome = await service.ingest(db_session, ctx, raw, lookup=False)
+        for outcome in outcomes:
             result: dict[str, Any] = {"report_id": outcome.report_id, "status": outcome.status}
             if outcome.status == "refused":
                 result["error"] = outcome.body

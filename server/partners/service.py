@@ -1,10 +1,15 @@
 """Partners (SPEC 7, 9): onboarding and keys, green codes and links, signed reports and voids.
 
-Reports are judged in the SPEC's order: report_id (replay or 409), body, actions (403), the user
-behind the code or `user_ref` (422), `occurred_at` (422). An accepted report claims its
-`(partner, report_id)` row first, inside a savepoint, so concurrent duplicates wait on the unique
-index and then replay the first response; a refusal rolls the savepoint back and records nothing.
-Caps are counted in `action_usage` rows locked for the duration of the report.
+Reports are judged in the SPEC's order: report_id (replay or 409), body (400), actions (403), the
+user behind the code or `user_ref` (422), `occurred_at` (422). Everything a request's reports name
+(known report ids, links, codes, the catalogue) is read once per request. Phase one (`ingest`)
+judges each report in order: an accepted one claims its `(partner, report_id)` row with
+`INSERT ... ON CONFLICT DO NOTHING` (a concurrent duplicate waits on the unique index, then
+replays this report's response) and redeems its code with a guarded UPDATE; a refusal happens
+before any write or deletes its own claim, so it leaves nothing behind. Phase two (`settle`) is
+set-based for all accepted reports: usage rows are created and locked in one statement (sorted, so
+concurrent requests lock in the same order), caps computed in memory in report order, one award
+per user and action, and the action records and responses written in bulk.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import json
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import rfc8785
@@ -40,6 +45,8 @@ from server.webhooks import service as webhooks
 from server.webhooks.urls import check_webhook_url
 
 _REPORT_ID = re.compile(REPORT_ID_PATTERN)
+_USER_REF = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+_GREEN_CODE = re.compile(r"^[0-9]{18}$")
 
 
 # --- onboarding (operator) ----------------------------------------------------------------------
@@ -251,40 +258,85 @@ class Outcome:
     http_status: int
     report_id: str | None
     body: dict[str, Any] | None = None  # the response (created) or the problem (refused)
-    raw: str | None = None  # the stored first response (replayed)
+    raw: str | None = None  # the first response, as stored (replayed)
     total_g: int | None = None
     error: DomainError | None = None
 
 
 @dataclass
+class Accepted:
+    """A report that passed every check; `settle` gives it its energy and its response."""
+
+    pk: str
+    data: ReportRequest
+    user: User
+    user_ref: str
+    occurred_day: date
+    outcome: Outcome
+    replays: list[Outcome] = field(default_factory=list)  # the same report again in this batch
+
+
+@dataclass
 class ReportContext:
-    """What one request's reports share: the partner, the catalogue, reports already known."""
+    """What one request's reports share: the catalogue, and the reports, links and codes they
+    name, each read once for the whole batch."""
 
     partner: Partner
     settings: Settings
     now: datetime
     actions: dict[str, ActionType]
     known: dict[str, PartnerReport] = field(default_factory=dict)
+    links: dict[str, tuple[User, datetime | None]] = field(default_factory=dict)  # user_ref -> user, unlinked_at
+    codes: dict[str, Any] = field(default_factory=dict)  # code -> (id, redeemed_at, expires_at, User)
+    claimed: dict[str, tuple[str | None, Accepted]] = field(default_factory=dict)
+    pending: list[Accepted] = field(default_factory=list)
+
+
+def _strings(raw_reports: list[Any], name: str, pattern: re.Pattern[str]) -> list[str]:
+    values = {r.get(name) for r in raw_reports if isinstance(r, dict)}
+    return [v for v in values if isinstance(v, str) and pattern.fullmatch(v)]
 
 
 async def report_context(
     session: AsyncSession, settings: Settings, partner: Partner, now: datetime, raw_reports: list[Any]
 ) -> ReportContext:
-    actions = {
-        a.code: a for a in (await session.execute(select(ActionType).where(ActionType.retired_at.is_(None)))).scalars()
-    }
-    ids = list({r["report_id"] for r in raw_reports if isinstance(r, dict) and _valid_report_id(r.get("report_id"))})
-    known: dict[str, PartnerReport] = {}
-    for start in range(0, len(ids), 500):
+    ctx = ReportContext(
+        partner=partner,
+        settings=settings,
+        now=now,
+        actions={
+            a.code: a
+            for a in (await session.execute(select(ActionType).where(ActionType.retired_at.is_(None)))).scalars()
+        },
+    )
+    for chunk in _chunks(_strings(raw_reports, "report_id", _REPORT_ID)):
         rows = await session.execute(
             select(PartnerReport).where(
                 PartnerReport.partner_id == partner.id,
-                PartnerReport.report_id.in_(ids[start : start + 500]),
+                PartnerReport.report_id.in_(chunk),
                 PartnerReport.response.is_not(None),
             )
         )
-        known.update({r.report_id: r for r in rows.scalars()})
-    return ReportContext(partner=partner, settings=settings, now=now, actions=actions, known=known)
+        ctx.known.update({r.report_id: r for r in rows.scalars()})
+    for chunk in _chunks(_strings(raw_reports, "user_ref", _USER_REF)):
+        rows = await session.execute(
+            select(PartnerLink.user_ref, PartnerLink.unlinked_at, User)
+            .join(User, User.id == PartnerLink.user_id)
+            .where(PartnerLink.partner_id == partner.id, PartnerLink.user_ref.in_(chunk))
+        )
+        ctx.links.update({row.user_ref: (row.User, row.unlinked_at) for row in rows})
+    for chunk in _chunks(_strings(raw_reports, "green_code", _GREEN_CODE)):
+        rows = await session.execute(
+            select(GreenCode.code, GreenCode.id, GreenCode.redeemed_at, GreenCode.expires_at, User)
+            .join(User, User.id == GreenCode.user_id)
+            .where(GreenCode.code.in_(chunk))
+        )
+        ctx.codes.update({row.code: row for row in rows})
+    return ctx
+
+
+def _chunks(values: list[Any], size: int = 500) -> list[list[Any]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
 
 
 def _valid_report_id(value: Any) -> bool:
@@ -307,26 +359,22 @@ def validation_error(exc: ValidationError) -> BadRequest:
     return BadRequest("The report is not valid; see errors.", problem="validation", errors=errors)
 
 
+def _reused() -> Conflict:
+    return Conflict("This report_id was used with a different body.", problem="report-id-reused")
+
+
 def _replay(existing: PartnerReport, digest: str | None) -> Outcome:
     if digest is None or existing.body_hash != digest:
-        raise Conflict("This report_id was used with a different body.", problem="report-id-reused")
+        raise _reused()
     return Outcome("replayed", 200, existing.report_id, raw=existing.response, total_g=existing.total_g)
 
 
-async def _known(session: AsyncSession, partner_id: str, report_id: str) -> PartnerReport | None:
-    return (
-        await session.execute(
-            select(PartnerReport).where(
-                PartnerReport.partner_id == partner_id,
-                PartnerReport.report_id == report_id,
-                PartnerReport.response.is_not(None),
-            )
-        )
-    ).scalar_one_or_none()
+async def ingest(session: AsyncSession, ctx: ReportContext, raw: Any) -> Outcome:
+    """Judge one report (phase one); a refusal is returned, not raised, and leaves nothing behind.
 
-
-async def ingest(session: AsyncSession, ctx: ReportContext, raw: Any, *, lookup: bool = True) -> Outcome:
-    """Judge one report; a refusal is returned (not raised) with nothing recorded."""
+    An accepted report is claimed and its code redeemed here; `settle` then computes caps and
+    energy for every accepted report of the request at once.
+    """
     report_id = raw.get("report_id") if isinstance(raw, dict) else None
     report_id = report_id if _valid_report_id(report_id) else None
     try:
@@ -334,24 +382,20 @@ async def ingest(session: AsyncSession, ctx: ReportContext, raw: Any, *, lookup:
             raise BadRequest("A report must be a JSON object.", problem="validation")
         digest = body_hash(raw)
         if report_id is not None:
-            existing = ctx.known.get(report_id)
-            if existing is None and lookup:
-                existing = await _known(session, ctx.partner.id, report_id)
-            if existing is not None:
-                return _replay(existing, digest)
+            if report_id in ctx.claimed:  # the same report earlier in this batch
+                first_digest, accepted = ctx.claimed[report_id]
+                if digest is None or digest != first_digest:
+                    raise _reused()
+                replay = Outcome("replayed", 200, report_id)
+                accepted.replays.append(replay)
+                return replay
+            if report_id in ctx.known:
+                return _replay(ctx.known[report_id], digest)
         try:
             data = ReportRequest.model_validate(raw)
         except ValidationError as exc:
             raise validation_error(exc) from None
-        try:
-            async with session.begin_nested():
-                return await _accept(session, ctx, data, digest or "")
-        except IntegrityError:
-            # A concurrent (or earlier in this batch) report with this id won the unique index.
-            existing = await _known(session, ctx.partner.id, data.report_id)
-            if existing is None:
-                raise
-            return _replay(existing, digest)
+        return await _claim(session, ctx, data, digest)
     except DomainError as error:
         return Outcome(
             "refused",
@@ -362,21 +406,8 @@ async def ingest(session: AsyncSession, ctx: ReportContext, raw: Any, *, lookup:
         )
 
 
-async def _accept(session: AsyncSession, ctx: ReportContext, data: ReportRequest, digest: str) -> Outcome:
-    partner, now, settings = ctx.partner, ctx.now, ctx.settings
-    report_pk = new_id()
-    # Claim the id first: a concurrent duplicate waits here, then replays this report's response.
-    await session.execute(
-        insert(PartnerReport).values(
-            id=report_pk,
-            partner_id=partner.id,
-            report_id=data.report_id,
-            body_hash=digest,
-            total_g=0,
-            created_at=now,
-        )
-    )
-
+async def _claim(session: AsyncSession, ctx: ReportContext, data: ReportRequest, digest: str | None) -> Outcome:
+    partner, now = ctx.partner, ctx.now
     allowed = set(partner.allowed_actions)
     for item in data.items:
         action = ctx.actions.get(item.action)
@@ -384,8 +415,69 @@ async def _accept(session: AsyncSession, ctx: ReportContext, data: ReportRequest
             raise Forbidden(
                 f"The action {item.action!r} is not allowed for this partner.", problem="action-not-allowed"
             )
+    # Claim the id: a concurrent duplicate waits on the unique index, then finds this report.
+    pk = new_id()
+    insert_ = dialect_insert(session)
+    claimed = (
+        await session.execute(
+            insert_(PartnerReport)
+            .values(id=pk, partner_id=partner.id, report_id=data.report_id, body_hash=digest or "", created_at=now)
+            .on_conflict_do_nothing(index_elements=[PartnerReport.partner_id, PartnerReport.report_id])
+            .returning(PartnerReport.id)
+        )
+    ).scalar()
+    if claimed is None:
+        existing = (
+            await session.execute(
+                select(PartnerReport).where(
+                    PartnerReport.partner_id == partner.id, PartnerReport.report_id == data.report_id
+                )
+            )
+        ).scalar_one()
+        if existing.response is None:  # pragma: no cover - only a crashed writer could leave this
+            raise Conflict("This report is being processed; retry.", problem="conflict")
+        return _replay(existing, digest)
+    try:
+        user, user_ref = await _resolve_user(session, ctx, data)
+    except DomainError:
+        await session.execute(delete(PartnerReport).where(PartnerReport.id == pk))
+        raise
+    outcome = Outcome("created", 201, data.report_id)
+    accepted = Accepted(
+        pk=pk,
+        data=data,
+        user=user,
+        user_ref=user_ref,
+        occurred_day=data.occurred_at.astimezone(user_zone(user, now)).date(),
+        outcome=outcome,
+    )
+    ctx.claimed[data.report_id] = (digest, accepted)
+    ctx.pending.append(accepted)
+    return outcome
 
-    user, code_id = await _resolve_user(session, partner, data, now)
+
+async def _resolve_user(session: AsyncSession, ctx: ReportContext, data: ReportRequest) -> tuple[User, str]:
+    """The user behind the code or `user_ref` (422 when unknown, expired, redeemed or unlinked),
+    then the `occurred_at` window (422); redeeming a code links the user to the partner."""
+    partner, now, settings = ctx.partner, ctx.now, ctx.settings
+    code = None
+    if data.green_code is not None:
+        code = ctx.codes.get(data.green_code)
+        if code is None or code.User.deleted_at is not None:
+            raise Unprocessable("Unknown green code.", problem="green-code-unknown")
+        if code.redeemed_at is not None:
+            raise Unprocessable("This green code was redeemed already.", problem="green-code-redeemed")
+        if code.expires_at <= now:
+            raise Unprocessable("This green code has expired.", problem="green-code-expired")
+        user = code.User
+    else:
+        assert data.user_ref is not None
+        link = ctx.links.get(data.user_ref)
+        if link is None or link[0].deleted_at is not None:
+            raise Unprocessable("Unknown user_ref.", problem="user-ref-unknown")
+        if link[1] is not None:
+            raise Unprocessable("The user has unlinked this partner.", problem="user-ref-unlinked")
+        user = link[0]
 
     if data.occurred_at > now + timedelta(seconds=settings.report_max_future_s):
         raise Unprocessable("occurred_at is in the future.", problem="occurred-at-future")
@@ -393,155 +485,167 @@ async def _accept(session: AsyncSession, ctx: ReportContext, data: ReportRequest
         raise Unprocessable(
             f"occurred_at is more than {settings.report_max_age_days} days old.", problem="occurred-at-too-old"
         )
-
-    if code_id is not None:
-        redeemed = (
-            await session.execute(
-                update(GreenCode)
-                .where(GreenCode.id == code_id, GreenCode.redeemed_at.is_(None), GreenCode.expires_at > now)
-                .values(redeemed_at=now, redeemed_by=partner.id)
-                .returning(GreenCode.id)
-            )
-        ).scalar()
-        if redeemed is None:
-            raise Unprocessable("This green code was redeemed already.", problem="green-code-redeemed")
-    user_ref = await _link(session, partner.id, user.id, now) if code_id is not None else data.user_ref
-    assert user_ref is not None
-
-    zone = user_zone(user, now)
-    occurred_day = data.occurred_at.astimezone(zone).date()
-    arrival_day = local_day(user, now)
-    awarded: list[dict[str, Any]] = []
-    records: list[dict[str, Any]] = []
-    for item in data.items:
-        action = ctx.actions[item.action]
-        grams, capped = await _capped_energy(session, user.id, action, item.quantity, occurred_day.isoformat())
-        ball_id = None
-        if grams > 0:
-            ball_id = (await energy.award(session, settings, user, action.code, arrival_day, grams, now)).id
-        awarded.append({"action": action.code, "quantity": item.quantity, "energy_g": grams, "capped": capped})
-        records.append(
-            {
-                "id": new_id(),
-                "user_id": user.id,
-                "action_code": action.code,
-                "quantity": item.quantity,
-                "energy_g": grams,
-                "capped": capped,
-                "source": "partner",
-                "local_day": occurred_day,
-                "ball_id": ball_id,
-                "report_id": report_pk,
-                "occurred_at": data.occurred_at,
-                "created_at": now,
-            }
-        )
-    await session.execute(insert(ActionRecord), records)
-    total = sum(a["energy_g"] for a in awarded)
-    body = {"report_id": data.report_id, "user_ref": user_ref, "awarded": awarded, "total_g": total}
-    await session.execute(
-        update(PartnerReport)
-        .where(PartnerReport.id == report_pk)
-        .values(
-            user_id=user.id,
-            user_ref=user_ref,
-            response=json.dumps(body, separators=(",", ":")),
-            total_g=total,
-            occurred_at=data.occurred_at,
-        )
-    )
-    return Outcome("created", 201, data.report_id, body=body, total_g=total)
-
-
-async def _resolve_user(
-    session: AsyncSession, partner: Partner, data: ReportRequest, now: datetime
-) -> tuple[User, str | None]:
-    """The user behind a green code or a `user_ref` (422 when unknown, expired, redeemed or unlinked)."""
-    if data.green_code is not None:
-        row = (
-            await session.execute(
-                select(GreenCode.id, GreenCode.redeemed_at, GreenCode.expires_at, User)
-                .join(User, User.id == GreenCode.user_id)
-                .where(GreenCode.code == data.green_code)
-            )
-        ).first()
-        if row is None or row.User.deleted_at is not None:
-            raise Unprocessable("Unknown green code.", problem="green-code-unknown")
-        if row.redeemed_at is not None:
-            raise Unprocessable("This green code was redeemed already.", problem="green-code-redeemed")
-        if row.expires_at <= now:
-            raise Unprocessable("This green code has expired.", problem="green-code-expired")
-        return row.User, row.id
-    row = (
+    if code is None:
+        return user, data.user_ref  # type: ignore[return-value]
+    redeemed = (
         await session.execute(
-            select(PartnerLink.unlinked_at, User)
-            .join(User, User.id == PartnerLink.user_id)
-            .where(PartnerLink.partner_id == partner.id, PartnerLink.user_ref == data.user_ref)
+            update(GreenCode)
+            .where(GreenCode.id == code.id, GreenCode.redeemed_at.is_(None), GreenCode.expires_at > now)
+            .values(redeemed_at=now, redeemed_by=partner.id)
+            .returning(GreenCode.id)
         )
-    ).first()
-    if row is None or row.User.deleted_at is not None:
-        raise Unprocessable("Unknown user_ref.", problem="user-ref-unknown")
-    if row.unlinked_at is not None:
-        raise Unprocessable("The user has unlinked this partner.", problem="user-ref-unlinked")
-    return row.User, None
+    ).scalar()
+    if redeemed is None:  # an earlier report (in this batch or a concurrent request) took it
+        raise Unprocessable("This green code was redeemed already.", problem="green-code-redeemed")
+    user_ref = await _link(session, partner.id, user.id, now)
+    ctx.links[user_ref] = (user, None)
+    return user, user_ref
 
 
-async def _capped_energy(
-    session: AsyncSession, user_id: str, action: ActionType, quantity: int, day: str
-) -> tuple[int, bool]:
-    """SPEC 4.1: with k units left in the day (or month) of occurred_at, earn
-    floor(min(q, k) x grams_per_unit / per_units), `capped` when q > k; gram caps cut the grams."""
+def _periods(action: ActionType, day: date) -> list[str]:
     periods = []
     if action.daily_cap_count is not None or action.daily_cap_g is not None:
-        periods.append(day)
+        periods.append(day.isoformat())
     if action.monthly_cap_count is not None:
-        periods.append(day[:7])
-    if not periods:
-        return quantity * action.grams_per_unit // action.per_units, False
-    insert_ = dialect_insert(session)
-    await session.execute(
-        insert_(ActionUsage)
-        .values(
-            [{"user_id": user_id, "action_code": action.code, "period": p, "units": 0, "grams": 0} for p in periods]
-        )
-        .on_conflict_do_nothing()
-    )
-    usage = {
-        row.period: row
-        for row in (
-            await session.execute(
-                select(ActionUsage.period, ActionUsage.units, ActionUsage.grams)
-                .where(
-                    ActionUsage.user_id == user_id,
-                    ActionUsage.action_code == action.code,
-                    ActionUsage.period.in_(periods),
-                )
-                .with_for_update()
-            )
-        ).all()
-    }
+        periods.append(day.isoformat()[:7])
+    return periods
+
+
+def capped_energy(action: ActionType, quantity: int, day: Any, month: Any) -> tuple[int, int, bool]:
+    """SPEC 4.1: with k units left in the day (or month) of occurred_at, an item earns
+    floor(min(q, k) x grams_per_unit / per_units), `capped` when q > k; gram caps cut the grams.
+    `day` / `month` are the usage so far ([units, grams]); returns (units, grams, capped)."""
     units = quantity
     if action.daily_cap_count is not None:
-        units = min(units, max(0, action.daily_cap_count - usage[day].units))
+        units = min(units, max(0, action.daily_cap_count - day[0]))
     if action.monthly_cap_count is not None:
-        units = min(units, max(0, action.monthly_cap_count - usage[day[:7]].units))
+        units = min(units, max(0, action.monthly_cap_count - month[0]))
     capped = units < quantity
     grams = units * action.grams_per_unit // action.per_units
     if action.daily_cap_g is not None:
-        room = max(0, action.daily_cap_g - usage[day].grams)
+        room = max(0, action.daily_cap_g - day[1])
         if grams > room:
             grams, capped = room, True
-    if units or grams:
-        await session.execute(
-            update(ActionUsage)
-            .where(
-                ActionUsage.user_id == user_id,
-                ActionUsage.action_code == action.code,
-                ActionUsage.period.in_(periods),
-            )
-            .values(units=ActionUsage.units + units, grams=ActionUsage.grams + grams)
+    return units, grams, capped
+
+
+async def _lock_usage(session: AsyncSession, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[int]]:
+    """Create and lock the usage rows (sorted, so concurrent requests lock in the same order)."""
+    usage: dict[tuple[str, str, str], list[int]] = {}
+    insert_ = dialect_insert(session)
+    for chunk in _chunks(sorted(keys), 1000):
+        statement = insert_(ActionUsage).values(
+            [{"user_id": u, "action_code": a, "period": p, "units": 0, "grams": 0} for u, a, p in chunk]
         )
-    return grams, capped
+        statement = statement.on_conflict_do_update(
+            index_elements=[ActionUsage.user_id, ActionUsage.action_code, ActionUsage.period],
+            set_={"units": ActionUsage.units},  # no change: takes the row lock and returns the row
+        ).returning(
+            ActionUsage.user_id, ActionUsage.action_code, ActionUsage.period, ActionUsage.units, ActionUsage.grams
+        )
+        for row in await session.execute(statement):
+            usage[(row.user_id, row.action_code, row.period)] = [row.units, row.grams]
+    return usage
+
+
+async def settle(session: AsyncSession, ctx: ReportContext) -> None:
+    """Phase two, set-based for every accepted report: caps, balls, action records, responses."""
+    pending, now, settings = ctx.pending, ctx.now, ctx.settings
+    if not pending:
+        return
+    keys = {
+        (acc.user.id, item.action, period)
+        for acc in pending
+        for item in acc.data.items
+        for period in _periods(ctx.actions[item.action], acc.occurred_day)
+    }
+    usage = await _lock_usage(session, list(keys))
+    changed: set[tuple[str, str, str]] = set()
+    grams_by_ball: dict[tuple[str, str], int] = {}
+    users: dict[str, User] = {}
+    results: list[tuple[Accepted, list[dict[str, Any]]]] = []
+    for acc in pending:
+        awarded = []
+        for item in acc.data.items:
+            action = ctx.actions[item.action]
+            periods = _periods(action, acc.occurred_day)
+            day_key = acc.occurred_day.isoformat()
+            day = usage.get((acc.user.id, action.code, day_key), [0, 0])
+            month = usage.get((acc.user.id, action.code, day_key[:7]), [0, 0])
+            units, grams, capped = capped_energy(action, item.quantity, day, month)
+            for period in periods:
+                key = (acc.user.id, action.code, period)
+                usage[key][0] += units
+                usage[key][1] += grams
+                changed.add(key)
+            if grams:
+                ball_key = (acc.user.id, action.code)
+                grams_by_ball[ball_key] = grams_by_ball.get(ball_key, 0) + grams
+                users[acc.user.id] = acc.user
+            awarded.append({"action": action.code, "quantity": item.quantity, "energy_g": grams, "capped": capped})
+        results.append((acc, awarded))
+
+    if changed:
+        await session.execute(
+            update(ActionUsage),
+            [
+                {
+                    "user_id": u,
+                    "action_code": a,
+                    "period": p,
+                    "units": usage[(u, a, p)][0],
+                    "grams": usage[(u, a, p)][1],
+                }
+                for u, a, p in sorted(changed)
+            ],
+        )
+    # One award per user and action: the report's energy gathers in the ball of the arrival day.
+    ball_ids: dict[tuple[str, str], str] = {}
+    for (user_id, code), grams in sorted(grams_by_ball.items()):
+        user = users[user_id]
+        ball = await energy.award(session, settings, user, code, local_day(user, now), grams, now)
+        ball_ids[(user_id, code)] = ball.id
+
+    records: list[dict[str, Any]] = []
+    reports: list[dict[str, Any]] = []
+    for acc, awarded in results:
+        for item in awarded:
+            records.append(
+                {
+                    "id": new_id(),
+                    "user_id": acc.user.id,
+                    "action_code": item["action"],
+                    "quantity": item["quantity"],
+                    "energy_g": item["energy_g"],
+                    "capped": item["capped"],
+                    "source": "partner",
+                    "local_day": acc.occurred_day,
+                    "ball_id": ball_ids[(acc.user.id, item["action"])] if item["energy_g"] else None,
+                    "report_id": acc.pk,
+                    "occurred_at": acc.data.occurred_at,
+                    "created_at": now,
+                }
+            )
+        total = sum(item["energy_g"] for item in awarded)
+        body = {"report_id": acc.data.report_id, "user_ref": acc.user_ref, "awarded": awarded, "total_g": total}
+        stored = json.dumps(body, separators=(",", ":"))
+        reports.append(
+            {
+                "id": acc.pk,
+                "user_id": acc.user.id,
+                "user_ref": acc.user_ref,
+                "response": stored,
+                "total_g": total,
+                "occurred_at": acc.data.occurred_at,
+            }
+        )
+        acc.outcome.body, acc.outcome.total_g = body, total
+        for replay in acc.replays:
+            replay.raw, replay.total_g = stored, total
+    for chunk in _chunks(records, 1000):
+        await session.execute(insert(ActionRecord), chunk)
+    await session.execute(update(PartnerReport), reports)
+    ctx.pending = []
 
 
 async def list_reports(

@@ -99,3 +99,37 @@ async def test_batch_body_shape(api: Api) -> None:
         response = await partner.post("/v1/partner/reports/batch", body)
         assert response.status_code == 400, response.text
     assert (await partner.batch([])).json() == {"results": []}
+
+
+async def test_concurrent_identical_batches_award_once(api: Api) -> None:
+    import asyncio
+
+    partner = await make_partner(api)
+    users = [await api.register() for _ in range(3)]
+    refs = [(await partner.report(await report_body(u, [("bus_ride", 1)]))).json()["user_ref"] for u in users]
+    now = (await api.now()).isoformat()
+    reports = [await report_body(user_ref=refs[i % 3], items=[("metro_ride", 1)], occurred_at=now) for i in range(30)]
+    responses = await asyncio.gather(*(partner.batch(reports) for _ in range(4)))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    statuses = [[r["status"] for r in response.json()["results"]] for response in responses]
+    assert sorted(s[0] for s in statuses) == ["created", "replayed", "replayed", "replayed"]
+    assert all(len(set(s)) == 1 for s in statuses)
+    totals = [[r["total_g"] for r in response.json()["results"]] for response in responses]
+    assert all(t == totals[0] for t in totals) and sum(totals[0]) == 3 * 5 * 52
+    for user in users:
+        balls = {b["action"]: b["amount_g"] for b in (await user.forest())["balls"]}
+        assert balls == {"bus_ride": 80, "metro_ride": 5 * 52}
+
+
+async def test_a_code_report_relinks_for_later_reports_in_the_same_batch(api: Api) -> None:
+    partner = await make_partner(api)
+    user = await api.register()
+    ref = (await partner.report(await report_body(user))).json()["user_ref"]
+    assert (await user.delete(f"/v1/me/partner-links/{partner.id}")).status_code == 204
+    now = (await api.now()).isoformat()
+    by_ref = await report_body(user_ref=ref, occurred_at=now)
+    by_code = await report_body(user, [("bus_ride", 1)])
+    after = await report_body(user_ref=ref, occurred_at=now)
+    results = (await partner.batch([by_ref, by_code, after])).json()["results"]
+    assert [r["status"] for r in results] == ["refused", "created", "created"]
+    assert results[0]["error"]["type"].endswith(":user-ref-unlinked")
