@@ -292,7 +292,7 @@ class PartnerReportController(Controller):
                 f"At most {state.settings.report_batch_max} reports per batch.", problem="batch-too-large", status=413
             )
         ctx = await service.report_context(db_session, state.settings, partner, now, reports)
-        outcomes = [await service.ingest(db_session, ctx, raw) for raw in reports]
+        outcomes = await service.ingest_many(db_session, ctx, reports)
         await service.settle(db_session, ctx)
         results: list[dict[str, Any]] = []
         for outcome in outcomes:

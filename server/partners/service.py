@@ -369,12 +369,18 @@ def _replay(existing: PartnerReport, digest: str | None) -> Outcome:
     return Outcome("replayed", 200, existing.report_id, raw=existing.response, total_g=existing.total_g)
 
 
-async def ingest(session: AsyncSession, ctx: ReportContext, raw: Any) -> Outcome:
-    """Judge one report (phase one); a refusal is returned, not raised, and leaves nothing behind.
+def _refused(report_id: str | None, error: DomainError) -> Outcome:
+    return Outcome(
+        "refused",
+        error.status,
+        report_id,
+        body=problem_body(error.status, error.problem, error.detail, error.errors),
+        error=error,
+    )
 
-    An accepted report is claimed and its code redeemed here; `settle` then computes caps and
-    energy for every accepted report of the request at once.
-    """
+
+def _precheck(ctx: ReportContext, raw: Any) -> Outcome | tuple[ReportRequest, str | None]:
+    """The checks before any write: report_id (replay or 409), body (400), actions (403)."""
     report_id = raw.get("report_id") if isinstance(raw, dict) else None
     report_id = report_id if _valid_report_id(report_id) else None
     try:
@@ -395,60 +401,136 @@ async def ingest(session: AsyncSession, ctx: ReportContext, raw: Any) -> Outcome
             data = ReportRequest.model_validate(raw)
         except ValidationError as exc:
             raise validation_error(exc) from None
-        return await _claim(session, ctx, data, digest)
-    except DomainError as error:
-        return Outcome(
-            "refused",
-            error.status,
-            report_id,
-            body=problem_body(error.status, error.problem, error.detail, error.errors),
-            error=error,
-        )
-
-
-async def _claim(session: AsyncSession, ctx: ReportContext, data: ReportRequest, digest: str | None) -> Outcome:
-    partner, now = ctx.partner, ctx.now
-    allowed = set(partner.allowed_actions)
-    for item in data.items:
-        action = ctx.actions.get(item.action)
-        if item.action not in allowed or action is None or action.verification != "partner":
-            raise Forbidden(
-                f"The action {item.action!r} is not allowed for this partner.", problem="action-not-allowed"
-            )
-    # Claim the id: a concurrent duplicate waits on the unique index, then finds this report.
-    pk = new_id()
-    insert_ = dialect_insert(session)
-    claimed = (
-        await session.execute(
-            insert_(PartnerReport)
-            .values(id=pk, partner_id=partner.id, report_id=data.report_id, body_hash=digest or "", created_at=now)
-            .on_conflict_do_nothing(index_elements=[PartnerReport.partner_id, PartnerReport.report_id])
-            .returning(PartnerReport.id)
-        )
-    ).scalar()
-    if claimed is None:
-        existing = (
-            await session.execute(
-                select(PartnerReport).where(
-                    PartnerReport.partner_id == partner.id, PartnerReport.report_id == data.report_id
+        allowed = set(ctx.partner.allowed_actions)
+        for item in data.items:
+            action = ctx.actions.get(item.action)
+            if item.action not in allowed or action is None or action.verification != "partner":
+                raise Forbidden(
+                    f"The action {item.action!r} is not allowed for this partner.", problem="action-not-allowed"
                 )
-            )
-        ).scalar_one()
-        if existing.response is None:  # pragma: no cover - only a crashed writer could leave this
-            raise Conflict("This report is being processed; retry.", problem="conflict")
-        return _replay(existing, digest)
+        return data, digest
+    except DomainError as error:
+        return _refused(report_id, error)
+
+
+async def ingest(session: AsyncSession, ctx: ReportContext, raw: Any) -> Outcome:
+    """Judge one report (phase one); a refusal is returned, not raised, and leaves nothing behind.
+
+    An accepted report is claimed and its code redeemed here; `settle` then computes caps and
+    energy for every accepted report of the request at once.
+    """
+    checked = _precheck(ctx, raw)
+    if isinstance(checked, Outcome):
+        return checked
+    data, digest = checked
     try:
-        user, user_ref = await _resolve_user(session, ctx, data)
-    except DomainError:
-        await session.execute(delete(PartnerReport).where(PartnerReport.id == pk))
-        raise
+        pk = (await _claim_many(session, ctx, [(data, digest)])).get(data.report_id)
+        if pk is None:
+            return _replay(await _claimed_by_another(session, ctx, data.report_id), digest)
+        try:
+            return await _accept(session, ctx, data, digest, pk)
+        except DomainError:
+            await session.execute(delete(PartnerReport).where(PartnerReport.id == pk))
+            raise
+    except DomainError as error:
+        return _refused(data.report_id, error)
+
+
+async def ingest_many(session: AsyncSession, ctx: ReportContext, raws: list[Any]) -> list[Outcome]:
+    """Phase one for a batch, in the order of `raws`, with one claim statement for all of them."""
+    outcomes: list[Outcome | None] = [None] * len(raws)
+    staged: list[tuple[int, ReportRequest, str | None]] = []
+    seen: set[str] = set()
+    later: list[int] = []  # an id staged earlier in this batch: judged once the first is settled
+    for index, raw in enumerate(raws):
+        checked = _precheck(ctx, raw)
+        if isinstance(checked, Outcome):
+            outcomes[index] = checked
+        elif checked[0].report_id in seen:
+            later.append(index)
+        else:
+            seen.add(checked[0].report_id)
+            staged.append((index, *checked))
+    pks = await _claim_many(session, ctx, [(data, digest) for _, data, digest in staged])
+    refused: list[str] = []
+    for index, data, digest in staged:
+        pk = pks.get(data.report_id)
+        try:
+            if pk is None:
+                outcomes[index] = _replay(await _claimed_by_another(session, ctx, data.report_id), digest)
+            else:
+                outcomes[index] = await _accept(session, ctx, data, digest, pk)
+        except DomainError as error:
+            if pk is not None:
+                refused.append(pk)
+            outcomes[index] = _refused(data.report_id, error)
+    for chunk in _chunks(refused):
+        await session.execute(delete(PartnerReport).where(PartnerReport.id.in_(chunk)))
+    for index in later:
+        outcomes[index] = await ingest(session, ctx, raws[index])
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+async def _claim_many(
+    session: AsyncSession, ctx: ReportContext, reports: list[tuple[ReportRequest, str | None]]
+) -> dict[str, str]:
+    """Claim `(partner, report_id)` rows; returns report_id -> row id for the ones this call inserted.
+
+    A concurrent request holding the same id makes this wait on the unique index, then skip it.
+    Rows go in report_id order, so two batches naming the same ids lock them in the same order.
+    """
+    insert_ = dialect_insert(session)
+    claimed: dict[str, str] = {}
+    rows = sorted(
+        (
+            {
+                "id": new_id(),
+                "partner_id": ctx.partner.id,
+                "report_id": data.report_id,
+                "body_hash": digest or "",
+                "total_g": 0,
+                "created_at": ctx.now,
+            }
+            for data, digest in reports
+        ),
+        key=lambda row: row["report_id"],
+    )
+    for chunk in _chunks(rows, 1000):
+        statement = (
+            insert_(PartnerReport)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=[PartnerReport.partner_id, PartnerReport.report_id])
+            .returning(PartnerReport.report_id, PartnerReport.id)
+        )
+        claimed.update({row.report_id: row.id for row in await session.execute(statement)})
+    return claimed
+
+
+async def _claimed_by_another(session: AsyncSession, ctx: ReportContext, report_id: str) -> PartnerReport:
+    existing = (
+        await session.execute(
+            select(PartnerReport).where(
+                PartnerReport.partner_id == ctx.partner.id, PartnerReport.report_id == report_id
+            )
+        )
+    ).scalar_one()
+    if existing.response is None:  # pragma: no cover - only a writer that died mid-commit could leave this
+        raise Conflict("This report is being processed; retry.", problem="conflict")
+    return existing
+
+
+async def _accept(
+    session: AsyncSession, ctx: ReportContext, data: ReportRequest, digest: str | None, pk: str
+) -> Outcome:
+    """The checks that need the database (422), then the code is redeemed; queued for `settle`."""
+    user, user_ref = await _resolve_user(session, ctx, data)
     outcome = Outcome("created", 201, data.report_id)
     accepted = Accepted(
         pk=pk,
         data=data,
         user=user,
         user_ref=user_ref,
-        occurred_day=data.occurred_at.astimezone(user_zone(user, now)).date(),
+        occurred_day=data.occurred_at.astimezone(user_zone(user, ctx.now)).date(),
         outcome=outcome,
     )
     ctx.claimed[data.report_id] = (digest, accepted)
