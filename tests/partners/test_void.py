@@ -206,3 +206,20 @@ async def test_void_after_30_days_is_refused(api: Api) -> None:
     assert bad.status_code == 400
     empty = await partner.post(f"/v1/partner/reports/{body['report_id']}/void", {"reason": "\x00"})
     assert empty.status_code == 400
+
+
+async def test_concurrent_voids_take_back_once(api: Api) -> None:
+    import asyncio
+
+    partner = await make_partner(api)
+    user = await api.register()
+    body = await report_body(user, [("bus_ride", 2)])
+    await partner.report(body)
+    await api.advance_to_next_morning()
+    await user.collect_all()
+    responses = await asyncio.gather(*(partner.void(body["report_id"]) for _ in range(6)))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    assert len({r.content for r in responses}) == 1
+    assert responses[0].json()["from_balance_g"] == 160
+    forest = await user.forest()
+    assert forest["balance_g"] == 0 and forest["owed_g"] == 0
