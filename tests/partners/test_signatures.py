@@ -156,3 +156,29 @@ async def test_duplicate_json_keys_in_a_signed_body_are_refused(api: Api) -> Non
     response = await partner.post("/v1/partner/reports", raw=duplicated)
     assert response.status_code == 400 and response.json()["type"].endswith(":malformed-json")
     assert (await user.forest())["balls"] == []
+
+
+async def test_idempotency_key_replays_only_to_the_signer(api: Api) -> None:
+    partner = await make_partner(api)
+    user = await api.register()
+    body = await report_body(user)
+    raw = encode(body)
+    first = await partner.post("/v1/partner/reports", raw=raw, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == 201
+    # the same signed request again (a network retry) replays
+    timestamp = await partner.timestamp()
+    mac = signature(partner.secret, timestamp, "POST", "/v1/partner/reports", raw)
+    signed = {
+        "Canopy-Key-Id": partner.key_id,
+        "Canopy-Timestamp": timestamp,
+        "Canopy-Signature": f"v1={mac}",
+        "Idempotency-Key": "k-2",
+        "content-type": "application/json",
+    }
+    assert (await api.client.post("/v1/partner/reports", content=raw, headers=signed)).status_code == 200
+    retry = await api.client.post("/v1/partner/reports", content=raw, headers=signed)
+    assert retry.status_code == 200 and retry.headers.get("idempotent-replayed") == "true"
+    # someone who knows the key id and the body but not the secret gets nothing back
+    forged = {**signed, "Canopy-Signature": "v1=" + "0" * 64}
+    response = await api.client.post("/v1/partner/reports", content=raw, headers=forged)
+    assert_401(response, "invalid-signature")
