@@ -255,6 +255,7 @@ class PartnerReportController(Controller):
     path = "/partner"
     tags = ["partners"]
     dependencies = {"partner": Provide(provide_partner)}
+    security = [{"partner": []}]
 
     @post("/reports", status_code=201)
     async def report(
