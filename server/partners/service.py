@@ -685,7 +685,11 @@ async def settle(session: AsyncSession, ctx: ReportContext) -> None:
     ball_ids: dict[tuple[str, str], str] = {}
     for (user_id, code), grams in sorted(grams_by_ball.items()):
         user = users[user_id]
-        ball = await energy.award(session, settings, user, code, local_day(user, now), grams, now)
+        day = local_day(user, now)
+        try:
+            ball = await energy.award(session, settings, user, code, day, grams, now)
+        except Conflict:  # a timezone change left today's ball already ripe: the next day's takes it
+            ball = await energy.award(session, settings, user, code, day + timedelta(days=1), grams, now)
         ball_ids[(user_id, code)] = ball.id
 
     records: list[dict[str, Any]] = []
