@@ -123,12 +123,6 @@ class ReportRequest(RequestModel):
         return self
 
 
-class BatchRequest(RequestModel):
-    """For the OpenAPI document; the handler judges each report on its own."""
-
-    reports: list[dict[str, Any]]
-
-
 class AwardedItem(SQLModel):
     action: str
     quantity: int
