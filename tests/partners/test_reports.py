@@ -247,3 +247,46 @@ async def test_list_paginates(api: Api) -> None:
     assert seen == list(reversed(ids))
     assert (await partner.get("/v1/partner/reports?limit=0")).status_code == 400
     assert (await partner.get("/v1/partner/reports?cursor=!!")).status_code == 400
+
+
+async def test_gram_cap_and_the_users_local_day(api: Api) -> None:
+    created = await api.client.post(
+        "/v1/admin/actions",
+        headers=api.operator,
+        json={
+            "code": "refill_station",
+            "name": "Water refill",
+            "unit": "item",
+            "grams_per_unit": 30,
+            "daily_cap_g": 100,
+            "verification": "partner",
+            "factor_source": "test",
+            "baseline": "bottled water",
+        },
+    )
+    assert created.status_code == 201, created.text
+    partner = await make_partner(api, ["refill_station"], kind="merchant")
+    # 14 hours ahead of UTC: a local day is not the UTC day
+    user = await api.register(timezone="Pacific/Kiritimati")
+    first = (await partner.report(await report_body(user, [("refill_station", 2)]))).json()
+    assert first["awarded"][0] == {"action": "refill_station", "quantity": 2, "energy_g": 60, "capped": False}
+    now = await api.now()
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    local_now = now.astimezone(ZoneInfo("Pacific/Kiritimati"))
+    local_midnight = local_now.replace(hour=0, minute=0, second=0, microsecond=0)
+    same_local_day = max(local_midnight, now - timedelta(days=6)).isoformat()
+    second = await partner.report(
+        await report_body(user_ref=first["user_ref"], items=[("refill_station", 2)], occurred_at=same_local_day)
+    )
+    assert second.json()["awarded"][0] == {"action": "refill_station", "quantity": 2, "energy_g": 40, "capped": True}
+    before_local_midnight = (local_midnight - timedelta(seconds=1)).isoformat()
+    previous_day = await partner.report(
+        await report_body(user_ref=first["user_ref"], items=[("refill_station", 5)], occurred_at=before_local_midnight)
+    )
+    assert previous_day.json()["awarded"][0]["energy_g"] == 100
+    actions = (await user.get("/v1/me/actions")).json()["items"]
+    assert sorted(a["date"] for a in actions) == sorted(
+        [local_now.date().isoformat()] * 2 + [(local_now.date() - timedelta(days=1)).isoformat()]
+    )
