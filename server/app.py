@@ -16,7 +16,12 @@ from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
 
 from server.auth import SECURITY_SCHEMES
-from server.catalog.controllers import AdminProjectController, AdminSpeciesController, CatalogController
+from server.catalog.controllers import (
+    AdminActionController,
+    AdminProjectController,
+    AdminSpeciesController,
+    CatalogController,
+)
 from server.certificates.controllers import CertificateController
 from server.certificates.signing import load_signing_key
 from server.clock import Clock, TestClockController, provide_now
@@ -27,6 +32,7 @@ from server.feed.controllers import FeedController
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.ops.controllers import HealthController, JobsController
+from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
 from server.planting.controllers import AdminNgoController, AdminOrderController, NgoController, PhotoController
 from server.scheduler import start_scheduler
 from server.settings import Settings, get_settings
@@ -79,6 +85,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         NgoController,
         PhotoController,
         JobsController,
+        AdminActionController,
+        AdminPartnerController,
+        GreenCodeController,
+        PartnerReportController,
     ]
     if settings.test_clock:
         api_handlers.append(TestClockController)

@@ -25,6 +25,13 @@ SECURITY_SCHEMES = {
     "user": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT", description="A user's access token"),
     "operator": SecurityScheme(type="http", scheme="bearer", description="CANOPY_OPERATOR_TOKEN"),
     "ngo": SecurityScheme(type="http", scheme="bearer", description="An NGO API key, ngo_<secret>"),
+    "partner": SecurityScheme(
+        type="apiKey",
+        name="Canopy-Signature",
+        security_scheme_in="header",
+        description="A signed request (SPEC 7.2): Canopy-Key-Id, Canopy-Timestamp (unix seconds) and "
+        'Canopy-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<METHOD>.<path and query>.<raw body>")>',
+    ),
 }
 
 

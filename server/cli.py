@@ -103,6 +103,58 @@ def ngo_create(name: str, contact_email: str, webhook_url: str | None) -> None:
 
 
 @main.group()
+def partner() -> None:
+    """Merchants, transit operators and utilities that report signed actions."""
+
+
+@partner.command("create")
+@click.option("--name", required=True, help="Unique partner name")
+@click.option("--kind", required=True, type=click.Choice(["merchant", "transit", "utility"]))
+@click.option("--actions", required=True, help="Comma-separated action codes, e.g. metro_ride,bus_ride")
+@click.option("--webhook-url", default=None, help="https:// URL for report.voided events")
+def partner_create(name: str, kind: str, actions: str, webhook_url: str | None) -> None:
+    """Create a partner and print its id, key_id and secret (shown this once only)."""
+    from pydantic import ValidationError
+
+    from server.errors import DomainError
+    from server.partners.schemas import PartnerCreate
+    from server.partners.service import create_partner
+
+    try:
+        data = PartnerCreate(
+            name=name,
+            kind=kind,
+            allowed_actions=[code.strip() for code in actions.split(",") if code.strip()],
+            webhook_url=webhook_url,
+        )
+    except ValidationError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+    async def work(state: Any) -> dict[str, Any]:
+        async with state.database.transaction() as session:
+            created, key_id, secret, webhook_secret = await create_partner(
+                session, state.settings, data, await state.clock.now(session)
+            )
+            result = {
+                "id": created.id,
+                "name": created.name,
+                "kind": created.kind,
+                "allowed_actions": created.allowed_actions,
+                "key_id": key_id,
+                "secret": secret,
+            }
+            if webhook_secret:
+                result |= {"webhook_url": created.webhook_url, "webhook_secret": webhook_secret}
+            return result
+
+    try:
+        _print(asyncio.run(_with_state(work)))
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo("Store the secret now: it is not shown again.", err=True)
+
+
+@main.group()
 def jobs() -> None:
     """Background jobs."""
 

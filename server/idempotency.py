@@ -1,10 +1,11 @@
 """`Idempotency-Key` on any POST (SPEC 10).
 
-Keys are scoped to the credential, method and path. The first request claims the key in its own
-committed transaction, so a concurrent repeat sees it and gets 409; when the first finishes, its
-response is stored and a repeat within the retention window replays it. The same key with
-another body gets 422. Requests refused by validation (400, 413, 415, 422) or authentication
-(401), rate limiting (429) and server errors are forgotten, so they can be retried with the key.
+Keys are scoped to the credential (for partners: key id and signature), method and path. The
+first request claims the key in its own committed transaction, so a concurrent repeat sees it
+and gets 409; when the first finishes, its response is stored and a repeat within the retention
+window replays it. The same key with another body gets 422. Requests refused by validation (400,
+413, 415, 422) or authentication (401), rate limiting (429) and server errors are forgotten, so
+they can be retried with the key.
 """
 
 from __future__ import annotations
@@ -61,7 +62,11 @@ class IdempotencyMiddleware(ASGIMiddleware):
         if not 1 <= len(key) <= 255:
             raise BadRequest("Idempotency-Key must be 1-255 characters.", problem="idempotency-key")
 
-        credential = request.headers.get("authorization", "") + "|" + request.headers.get("canopy-key-id", "")
+        # A partner's key id is not secret: its scope includes the signature, so only the signer
+        # (or a byte-exact retry of its request, inside the signature window) gets a replay.
+        credential = "|".join(
+            request.headers.get(name, "") for name in ("authorization", "canopy-key-id", "canopy-signature")
+        )
         scope_hash = _digest(credential.encode(), b"POST", scope["path"].encode(), key.encode())
         request_hash = _digest(await request.body())
         app_state = scope["litestar_app"].state

@@ -7,6 +7,7 @@ from server.energy.models import ActionRecord, Ball, DailySteps
 from server.feed.models import FeedItem
 from server.idempotency import IdempotencyRecord
 from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
+from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
 from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
 from server.social.models import FriendRequest, Friendship, PlayCounter, Steal
 from server.trees.models import Tree
@@ -16,6 +17,7 @@ from server.webhooks.models import WebhookDelivery
 __all__ = [
     "ActionRecord",
     "ActionType",
+    "ActionUsage",
     "Balance",
     "Ball",
     "Certificate",
@@ -24,11 +26,16 @@ __all__ = [
     "FeedItem",
     "FriendRequest",
     "Friendship",
+    "GreenCode",
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerTransaction",
     "Ngo",
     "NgoKey",
+    "Partner",
+    "PartnerKey",
+    "PartnerLink",
+    "PartnerReport",
     "Photo",
     "PhotoHashBand",
     "Planting",

@@ -72,6 +72,15 @@ class Settings(BaseSettings):
     photo_hash_max_distance: int = Field(6, ge=0, le=6)
     photo_thumbnail_px: int = Field(256, ge=16, le=2048)
 
+    # partners (SPEC 7)
+    green_code_ttl_s: int = 300
+    green_code_max_live: int = 5
+    partner_signature_tolerance_s: int = 300
+    report_max_future_s: int = 300
+    report_max_age_days: int = 7
+    report_batch_max: int = 500
+    void_window_days: int = 30
+
     # webhooks (SPEC 8.4)
     webhook_allow_private: bool = False
     deliver_webhooks_interval_s: int = 60

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, MediaType, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import operator_guard
 from server.catalog import service
 from server.catalog.schemas import (
+    ActionTypeAdmin,
+    ActionTypeCreate,
     ActionTypePublic,
+    ActionTypeUpdate,
     AdminProject,
     ProjectCreate,
     ProjectPublic,
@@ -24,6 +27,8 @@ from server.catalog.schemas import (
 )
 from server.pagination import Page
 from server.validation import ResourceId
+
+ActionCodePath = Annotated[str, PathParameter(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
 
 
 class CatalogController(Controller):
@@ -91,3 +96,40 @@ class AdminProjectController(Controller):
         """Change a project; closing cancels growing trees and refunds queued ones (counts in the answer)."""
         project, effects = await service.update_project(db_session, project_id, data, now)
         return {**(await service.admin_project(db_session, project)).model_dump(mode="json"), **effects}
+
+
+class AdminActionController(Controller):
+    """Action types: list (retired included), create, change, retire (SPEC 9)."""
+
+    path = "/admin/actions"
+    tags = ["operator"]
+    guards = [operator_guard]
+    security = [{"operator": []}]
+
+    @get("/")
+    async def list_actions(self, db_session: NamedDependency[AsyncSession]) -> Page[ActionTypeAdmin]:
+        return Page(items=[ActionTypeAdmin.model_validate(a) for a in await service.list_all_actions(db_session)])
+
+    @post("/", status_code=201)
+    async def create(
+        self, db_session: NamedDependency[AsyncSession], data: JSONBody[ActionTypeCreate]
+    ) -> ActionTypeAdmin:
+        return ActionTypeAdmin.model_validate(await service.create_action(db_session, data))
+
+    @patch("/{code:str}")
+    async def change(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        code: FromPath[ActionCodePath],
+        data: JSONBody[ActionTypeUpdate],
+    ) -> ActionTypeAdmin:
+        return ActionTypeAdmin.model_validate(await service.change_action(db_session, code, data))
+
+    @post("/{code:str}/retire", status_code=200)
+    async def retire(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        code: FromPath[ActionCodePath],
+    ) -> ActionTypeAdmin:
+        return ActionTypeAdmin.model_validate(await service.retire_action(db_session, code, now))

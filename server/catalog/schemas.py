@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 from sqlmodel import SQLModel
 
 from server.validation import IntOnly, Number, PatchModel, PrintableText, RequestModel, Text
@@ -24,6 +24,60 @@ class ActionTypePublic(SQLModel):
     factor_source: str
     factor_year: int | None
     baseline: str
+
+
+class ActionTypeAdmin(ActionTypePublic):
+    retired_at: datetime | None
+
+
+Unit = Literal["step", "trip", "item", "bill", "km"]
+Verification = Literal["device", "partner"]
+PositiveCount = Annotated[int, IntOnly, Field(ge=1, le=1_000_000_000)]
+GramsPerUnit = Annotated[int, IntOnly, Field(ge=0, le=1_000_000)]
+FactorYear = Annotated[int, IntOnly, Field(ge=1900, le=2100)]
+
+
+class ActionTypeCreate(RequestModel):
+    code: Annotated[Text, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+    name: Annotated[PrintableText, Field(max_length=80)]
+    unit: Unit
+    grams_per_unit: GramsPerUnit
+    per_units: PositiveCount = 1
+    daily_cap_g: PositiveCount | None = None
+    daily_cap_count: PositiveCount | None = None
+    monthly_cap_count: PositiveCount | None = None
+    verification: Verification
+    factor_source: Annotated[PrintableText, Field(max_length=500)]
+    factor_year: FactorYear | None = None
+    baseline: Annotated[PrintableText, Field(max_length=200)]
+
+
+NULLABLE_ACTION_FIELDS = frozenset({"daily_cap_g", "daily_cap_count", "monthly_cap_count", "factor_year"})
+
+
+class ActionTypeUpdate(RequestModel):
+    """A partial change; only the caps and `factor_year` may be set to null (no cap, no year)."""
+
+    name: Annotated[PrintableText, Field(max_length=80)] | None = None
+    unit: Unit | None = None
+    grams_per_unit: GramsPerUnit | None = None
+    per_units: PositiveCount | None = None
+    daily_cap_g: PositiveCount | None = None
+    daily_cap_count: PositiveCount | None = None
+    monthly_cap_count: PositiveCount | None = None
+    verification: Verification | None = None
+    factor_source: Annotated[PrintableText, Field(max_length=500)] | None = None
+    factor_year: FactorYear | None = None
+    baseline: Annotated[PrintableText, Field(max_length=200)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _nulls_only_where_meaningful(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(k for k, v in data.items() if v is None and k not in NULLABLE_ACTION_FIELDS)
+            if nulls:
+                raise ValueError(f"{', '.join(nulls)} may be left out but not set to null")
+        return data
 
 
 class SpeciesPublic(SQLModel):

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.catalog import defaults
 from server.catalog.models import ActionType, Project, ProjectSpecies, Species
 from server.catalog.schemas import (
+    ActionTypeCreate,
     ActionTypePublic,
+    ActionTypeUpdate,
     AdminProject,
     AdminProjectSpecies,
     Location,
@@ -46,6 +48,49 @@ async def get_action(session: AsyncSession, code: str) -> ActionType:
             problem="action-unavailable",
             status=503 if code == "walk" else 422,
         )
+    return action
+
+
+async def list_all_actions(session: AsyncSession) -> list[ActionType]:
+    """The operator's view: retired action types included."""
+    return list((await session.execute(select(ActionType).order_by(ActionType.code))).scalars())
+
+
+async def _admin_action(session: AsyncSession, code: str) -> ActionType:
+    action = await session.get(ActionType, code)
+    if action is None:
+        raise NotFound("No such action type.", problem="action-not-found")
+    return action
+
+
+async def create_action(session: AsyncSession, data: ActionTypeCreate) -> ActionType:
+    if await session.get(ActionType, data.code) is not None:
+        raise Conflict("An action type with that code exists (retired ones keep their code).", problem="action-exists")
+    action = ActionType(**data.model_dump())
+    session.add(action)
+    await session.flush()
+    return action
+
+
+async def change_action(session: AsyncSession, code: str, data: ActionTypeUpdate) -> ActionType:
+    """Applies to actions credited from now on; what was earned stays as it was."""
+    action = await _admin_action(session, code)
+    for name, value in data.model_dump(exclude_unset=True).items():
+        setattr(action, name, value)
+    session.add(action)
+    await session.flush()
+    return action
+
+
+async def retire_action(session: AsyncSession, code: str, now: datetime) -> ActionType:
+    """A retired action leaves `/catalog/actions` and is refused in reports; repeating it changes nothing."""
+    action = await _admin_action(session, code)
+    if action.code == "walk":
+        raise Conflict("Walking is the device action every user relies on.", problem="action-required")
+    if action.retired_at is None:
+        action.retired_at = now
+        session.add(action)
+        await session.flush()
     return action
 
 

@@ -69,5 +69,7 @@ class ActionRecord(SQLModel, table=True):
     source: str = Field(max_length=10)
     local_day: date
     ball_id: str | None = Field(default=None, max_length=36)
+    # The partner report (partner_reports.id) that recorded this action; NULL for device actions.
+    report_id: str | None = Field(default=None, max_length=36, index=True)
     occurred_at: datetime
     created_at: datetime

@@ -225,6 +225,90 @@ async def transfer(
     return debited, state
 
 
+@dataclass(frozen=True, slots=True)
+class Clawback:
+    from_ball_g: int
+    from_expired_g: int
+    from_balance_g: int
+    owed_g: int
+
+
+async def clawback(
+    session: AsyncSession,
+    user_id: str,
+    wanted: list[tuple[str, int]],
+    *,
+    now: datetime,
+    reference: str | None = None,
+) -> Clawback:
+    """Take back issued energy (a void, SPEC 7.2): `wanted` lists (ball id, grams) to take back.
+
+    Each ball's grams come first from the ball while it holds them (not collected, not settled by
+    the expire job; a ball past `expires_at` but not yet settled counts as expired), then from what
+    of that ball the expire job moved to `expired`, then from the user's balance; the rest becomes
+    debt (`owed_g`). One zero-sum transaction: ball -b, expired -e, balance -u, owed -o,
+    issued +(b+e+u+o). The user's balance row is locked first, so voids of one user serialize.
+    """
+    balance = (
+        await session.execute(
+            select(Balance.balance_g, Balance.owed_g).where(Balance.user_id == user_id).with_for_update()
+        )
+    ).one()
+    legs: list[Leg] = []
+    from_ball = from_expired = rest = 0
+    for ball_id, grams in wanted:
+        if grams <= 0:
+            continue
+        ball = (
+            await session.execute(
+                select(Ball.remaining_g, Ball.expired_g, Ball.expires_at, Ball.collected_at, Ball.settled_at)
+                .where(Ball.id == ball_id)
+                .with_for_update()
+            )
+        ).one()
+        taken = 0
+        if ball.collected_at is None and ball.settled_at is None and ball.remaining_g > 0:
+            taken = min(grams, ball.remaining_g)
+            await session.execute(
+                update(Ball)
+                .where(Ball.id == ball_id, Ball.remaining_g >= taken)
+                .values(remaining_g=Ball.remaining_g - taken)
+            )
+            legs.append(Leg(Account.BALL, -taken, user_id, ball_id=ball_id))
+            if ball.expires_at <= now:
+                from_expired += taken
+            else:
+                from_ball += taken
+        elif ball.settled_at is not None and ball.expired_g > 0:
+            already = -int(
+                (
+                    await session.execute(
+                        select(func.coalesce(func.sum(LedgerEntry.amount_g), 0)).where(
+                            LedgerEntry.account == Account.EXPIRED.value,
+                            LedgerEntry.ball_id == ball_id,
+                            LedgerEntry.kind == TransactionKind.VOID.value,
+                        )
+                    )
+                ).scalar_one()
+            )
+            taken = max(0, min(grams, ball.expired_g - already))
+            legs.append(Leg(Account.EXPIRED, -taken, ball_id=ball_id))
+            from_expired += taken
+        rest += grams - taken
+    from_balance = min(rest, balance.balance_g)
+    owed = rest - from_balance
+    if from_balance or owed:
+        await session.execute(
+            update(Balance)
+            .where(Balance.user_id == user_id)
+            .values(balance_g=Balance.balance_g - from_balance, owed_g=Balance.owed_g + owed)
+        )
+    legs += [Leg(Account.BALANCE, -from_balance, user_id), Leg(Account.OWED, -owed, user_id)]
+    legs.append(Leg(Account.ISSUED, from_ball + from_expired + from_balance + owed))
+    await post(session, TransactionKind.VOID, legs, now=now, user_id=user_id, reference=reference)
+    return Clawback(from_ball, from_expired, from_balance, owed)
+
+
 async def balance_of(session: AsyncSession, user_id: str) -> BalanceState:
     row = (await session.execute(select(Balance.balance_g, Balance.owed_g).where(Balance.user_id == user_id))).one()
     return BalanceState(row.balance_g, row.owed_g)

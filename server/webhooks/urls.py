@@ -23,14 +23,23 @@ def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     )
 
 
+def _is_loopback(host: str | None) -> bool:
+    if host in ("localhost", None):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_webhook_url(url: str, *, allow_private: bool) -> str:
     """Refuse (422) a URL that is not https or that resolves to a loopback/private/metadata address."""
     if len(url) > 2000 or "\x00" in url:
         raise Unprocessable("The webhook URL is too long or malformed.", problem="webhook-url")
     parts = urlsplit(url)
-    # Development and tests (allow_private) may also use plain http to a local receiver.
-    schemes = ("https", "http") if allow_private else ("https",)
-    if parts.scheme not in schemes or not parts.hostname:
+    # Development and tests (allow_private) may also use plain http to a receiver on this machine.
+    local_http = allow_private and parts.scheme == "http" and _is_loopback(parts.hostname)
+    if not parts.hostname or (parts.scheme != "https" and not local_http):
         raise Unprocessable("The webhook URL must be an https:// URL.", problem="webhook-url")
     if allow_private:
         return url

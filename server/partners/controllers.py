@@ -1,0 +1,352 @@
+"""Partners over HTTP: the operator's onboarding (SPEC 9), users' green codes and links (7.1),
+and the signed partner API (7.2)."""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
+
+import qrcode
+from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, PathParameter
+from pydantic import ValidationError
+from qrcode.image.pil import PilImage
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.auth import operator_guard, provide_current_user
+from server.errors import BadRequest, DomainError
+from server.pagination import Cursor, Limit, Page
+from server.partners import service
+from server.partners.models import Partner, PartnerKey, PartnerReport
+from server.partners.schemas import (
+    REPORT_ID_PATTERN,
+    BatchResponse,
+    GreenCodePublic,
+    KeyCreated,
+    KeyPublic,
+    PartnerCreate,
+    PartnerCreated,
+    PartnerLinkPublic,
+    PartnerPublic,
+    PartnerUpdate,
+    PartnerUpdated,
+    ReportCreated,
+    ReportPublic,
+    VoidRequest,
+    VoidResult,
+)
+from server.partners.signatures import provide_partner
+from server.users.models import User
+from server.validation import ResourceId
+
+ReportIdPath = Annotated[str, PathParameter(pattern=REPORT_ID_PATTERN, description="The partner's report_id")]
+KeyIdPath = Annotated[str, PathParameter(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")]
+
+
+def _public(partner: Partner) -> PartnerPublic:
+    return PartnerPublic(
+        id=partner.id,
+        name=partner.name,
+        kind=partner.kind,
+        allowed_actions=list(partner.allowed_actions),
+        webhook_url=partner.webhook_url,
+        created_at=partner.created_at,
+    )
+
+
+class AdminPartnerController(Controller):
+    path = "/admin/partners"
+    tags = ["operator"]
+    guards = [operator_guard]
+    security = [{"operator": []}]
+
+    @post("/", status_code=201)
+    async def create(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        data: JSONBody[PartnerCreate],
+    ) -> PartnerCreated:
+        """A partner and its first signing key; `secret` and `webhook_secret` are shown only here."""
+        partner, key_id, secret, webhook_secret = await service.create_partner(db_session, state.settings, data, now)
+        return PartnerCreated(
+            id=partner.id,
+            name=partner.name,
+            kind=partner.kind,
+            allowed_actions=list(partner.allowed_actions),
+            key_id=key_id,
+            secret=secret,
+            webhook_url=partner.webhook_url,
+            webhook_secret=webhook_secret,
+        )
+
+    @get("/")
+    async def list_partners(self, db_session: NamedDependency[AsyncSession]) -> Page[PartnerPublic]:
+        rows = await db_session.execute(select(Partner).order_by(Partner.name))
+        return Page(items=[_public(p) for p in rows.scalars()])
+
+    @get("/{partner_id:str}")
+    async def read(self, db_session: NamedDependency[AsyncSession], partner_id: FromPath[ResourceId]) -> PartnerPublic:
+        return _public(await service.get_partner(db_session, partner_id))
+
+    @patch("/{partner_id:str}")
+    async def update(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        partner_id: FromPath[ResourceId],
+        data: JSONBody[PartnerUpdate],
+    ) -> PartnerUpdated:
+        """Change name, kind, allowed actions or webhook_url (a new URL answers a new webhook_secret, once)."""
+        partner, webhook_secret = await service.update_partner(db_session, state.settings, partner_id, data)
+        return PartnerUpdated(**_public(partner).model_dump(), webhook_secret=webhook_secret)
+
+    @get("/{partner_id:str}/keys")
+    async def keys(
+        self, db_session: NamedDependency[AsyncSession], partner_id: FromPath[ResourceId]
+    ) -> Page[KeyPublic]:
+        await service.get_partner(db_session, partner_id)
+        rows = await db_session.execute(
+            select(PartnerKey).where(PartnerKey.partner_id == partner_id).order_by(PartnerKey.created_at)
+        )
+        return Page(
+            items=[KeyPublic(key_id=k.key_id, created_at=k.created_at, revoked_at=k.revoked_at) for k in rows.scalars()]
+        )
+
+    @post("/{partner_id:str}/keys", status_code=201)
+    async def add_key(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        partner_id: FromPath[ResourceId],
+    ) -> KeyCreated:
+        """A new signing key; the old ones stay valid until revoked (rotation)."""
+        await service.get_partner(db_session, partner_id)
+        key_id, secret = await service.add_key(db_session, state.settings, partner_id, now)
+        return KeyCreated(key_id=key_id, secret=secret)
+
+    @delete("/{partner_id:str}/keys/{key_id:str}", status_code=204)
+    async def revoke_key(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        partner_id: FromPath[ResourceId],
+        key_id: FromPath[KeyIdPath],
+    ) -> None:
+        """Revoke a signing key at once (repeating it changes nothing)."""
+        await service.revoke_key(db_session, partner_id, key_id, now)
+
+
+async def provide_write_session(state: State) -> AsyncIterator[AsyncSession]:
+    """A writing session for a GET that may write (the QR code issues a code when none is live)."""
+    async with state.database.write_sessions() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+def qr_png(text: str) -> bytes:
+    qr = qrcode.QRCode(border=4, box_size=8, image_factory=PilImage)
+    qr.add_data(text)  # digits only: encoded in numeric mode
+    qr.make(fit=True)
+    buffer = io.BytesIO()
+    qr.make_image().save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class GreenCodeController(Controller):
+    path = "/me"
+    tags = ["partners"]
+    dependencies = {"current_user": Provide(provide_current_user)}
+    security = [{"user": []}]
+
+    @post("/green-code", status_code=201)
+    async def issue(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+    ) -> GreenCodePublic:
+        """A new 18-digit code to show at the till, valid 5 minutes (at most 5 live; a sixth drops the oldest)."""
+        code = await service.issue_green_code(db_session, state.settings, current_user.id, now)
+        return GreenCodePublic(code=code.code, expires_at=code.expires_at)
+
+    @get(
+        "/green-code.png",
+        media_type="image/png",
+        dependencies={"write_session": Provide(provide_write_session)},
+    )
+    async def qr(
+        self,
+        state: State,
+        write_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+    ) -> Response[bytes]:
+        """A QR image of the newest live code (issuing one if none is live); never cached."""
+        code = await service.newest_live_code(write_session, state.settings, current_user.id, now)
+        return Response(
+            content=qr_png(code.code),
+            media_type="image/png",
+            headers={"Cache-Control": "no-store", "X-Green-Code-Expires-At": code.expires_at.isoformat()},
+        )
+
+    @get("/partner-links")
+    async def links(
+        self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]
+    ) -> Page[PartnerLinkPublic]:
+        """Partners that may report for the user by `user_ref` (returned whole)."""
+        return Page(
+            items=[
+                PartnerLinkPublic(
+                    partner_id=partner.id,
+                    partner_name=partner.name,
+                    kind=partner.kind,
+                    user_ref=link.user_ref,
+                    linked_at=link.linked_at,
+                )
+                for link, partner in await service.list_links(db_session, current_user.id)
+            ]
+        )
+
+    @delete("/partner-links/{partner_id:str}", status_code=204)
+    async def unlink(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[User],
+        now: NamedDependency[datetime],
+        partner_id: FromPath[ResourceId],
+    ) -> None:
+        """The partner's `user_ref` for this user stops working."""
+        await service.unlink(db_session, current_user.id, partner_id, now)
+
+
+def _json(body: Any, status: int) -> Response[Any]:
+    return Response(content=body, status_code=status, media_type=MediaType.JSON)
+
+
+async def _reports_of(request: Request[Any, Any, Any]) -> list[Any]:
+    raw = await request.json()
+    if not isinstance(raw, dict) or set(raw) != {"reports"} or not isinstance(raw["reports"], list):
+        raise BadRequest(
+            'The body must be {"reports": [...]}.',
+            problem="validation",
+            errors=[{"field": "reports", "message": "a list of reports is required"}],
+        )
+    return raw["reports"]
+
+
+class PartnerReportController(Controller):
+    """Signed requests only: Canopy-Key-Id, Canopy-Timestamp, Canopy-Signature (SPEC 7.2)."""
+
+    path = "/partner"
+    tags = ["partners"]
+    dependencies = {"partner": Provide(provide_partner)}
+    security = [{"partner": []}]
+
+    @post("/reports", status_code=201)
+    async def report(
+        self,
+        state: State,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        partner: NamedDependency[Partner],
+        now: NamedDependency[datetime],
+    ) -> Response[Any]:
+        """One report -> 201 ReportCreated; the same report_id and JSON value again -> 200 with the first response."""
+        raw = await request.json()
+        ctx = await service.report_context(db_session, state.settings, partner, now, [raw])
+        outcome = await service.ingest(db_session, ctx, raw)
+        await service.settle(db_session, ctx)
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.raw is not None:
+            return Response(content=outcome.raw.encode(), status_code=200, media_type=MediaType.JSON)
+        return _json(outcome.body, 201)
+
+    @post("/reports/batch", status_code=200)
+    async def batch(
+        self,
+        state: State,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        partner: NamedDependency[Partner],
+        now: NamedDependency[datetime],
+    ) -> BatchResponse:
+        """Up to 500 reports, each judged on its own, results in order (more than 500 -> 413, none processed)."""
+        reports = await _reports_of(request)
+        if len(reports) > state.settings.report_batch_max:
+            raise DomainError(
+                f"At most {state.settings.report_batch_max} reports per batch.", problem="batch-too-large", status=413
+            )
+        ctx = await service.report_context(db_session, state.settings, partner, now, reports)
+        outcomes = await service.ingest_many(db_session, ctx, reports)
+        await service.settle(db_session, ctx)
+        results: list[dict[str, Any]] = []
+        for outcome in outcomes:
+            result: dict[str, Any] = {"report_id": outcome.report_id, "status": outcome.status}
+            if outcome.status == "refused":
+                result["error"] = outcome.body
+            else:
+                result["total_g"] = outcome.total_g
+            results.append(result)
+        return _json({"results": results}, 200)  # type: ignore[return-value]
+
+    @get("/reports")
+    async def list_reports(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        partner: NamedDependency[Partner],
+        cursor: Cursor = None,
+        limit: Limit = 50,
+    ) -> Page[ReportPublic]:
+        """The partner's own reports, newest first."""
+        reports, next_cursor = await service.list_reports(db_session, partner.id, cursor, limit)
+        return Page(items=[_report_public(r) for r in reports], next_cursor=next_cursor)
+
+    @post("/reports/{report_id:str}/void", status_code=200)
+    async def void(
+        self,
+        state: State,
+        db_session: NamedDependency[AsyncSession],
+        partner: NamedDependency[Partner],
+        now: NamedDependency[datetime],
+        request: Request[Any, Any, Any],
+        report_id: FromPath[ReportIdPath],
+    ) -> VoidResult:
+        """{reason} -> take back a report's energy within 30 days; repeating it answers the first response."""
+        try:
+            data = VoidRequest.model_validate(await request.json())
+        except ValidationError as exc:
+            raise service.validation_error(exc) from None
+        body = await service.void_report(db_session, state.settings, partner, report_id, data.reason, now)
+        return VoidResult(**body)
+
+
+def _report_public(report: PartnerReport) -> ReportPublic:
+    first = ReportCreated.model_validate_json(report.response or "{}")
+    voided = json.loads(report.void_response) if report.void_response else None
+    return ReportPublic(
+        report_id=report.report_id,
+        user_ref=report.user_ref,
+        occurred_at=report.occurred_at,
+        created_at=report.created_at,
+        total_g=report.total_g,
+        awarded=first.awarded,
+        voided_at=report.voided_at,
+        void_reason=report.void_reason,
+        voided_g=voided["voided_g"] if voided else None,
+    )

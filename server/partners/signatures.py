@@ -1,0 +1,103 @@
+"""Signed partner requests (SPEC 7.2).
+
+`Canopy-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<METHOD>.<path and query as sent>.<raw body>")>`
+with the key named by `Canopy-Key-Id` and `Canopy-Timestamp` in unix seconds, within 300 s of the
+server's clock (the test clock when it runs). Several `v1=` values may be sent, comma-separated,
+while a partner rotates keys. The path is the one the client sent (ASGI `raw_path`), so a
+signature never depends on how the server decodes or normalises it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+from datetime import datetime
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.crypto import SecretBox
+from server.errors import Unauthorized
+from server.partners.models import Partner, PartnerKey
+from server.settings import Settings
+
+TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+KEY_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
+SIGNATURE = re.compile(r"^v1=([0-9a-fA-F]{64})$")
+MAX_SIGNATURES = 8
+
+
+def signed_message(timestamp: str, method: str, path_and_query: str, body: bytes) -> bytes:
+    return f"{timestamp}.{method.upper()}.{path_and_query}.".encode() + body
+
+
+def sign(secret: str, timestamp: str, method: str, path_and_query: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 a partner sends as `v1=<hex>`."""
+    message = signed_message(timestamp, method, path_and_query, body)
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def path_as_sent(scope: Any) -> str:
+    """The request target as the client sent it: the raw path, then `?` and the query if any."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    raw_path, _, embedded_query = raw.partition(b"?")  # some clients put the query in raw_path
+    query = scope.get("query_string") or embedded_query
+    target = raw_path.decode("latin-1")
+    if query:
+        target += "?" + query.decode("latin-1")
+    return target
+
+
+def _refuse(detail: str, problem: str = "invalid-signature") -> Unauthorized:
+    return Unauthorized(detail, problem=problem, headers={"WWW-Authenticate": "Canopy-Signature"})
+
+
+async def provide_partner(
+    state: State,
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    now: NamedDependency[datetime],
+) -> Partner:
+    """The partner whose key signed this request, or 401."""
+    settings: Settings = state.settings
+    key_id = request.headers.get("canopy-key-id", "")
+    timestamp = request.headers.get("canopy-timestamp", "")
+    header = request.headers.get("canopy-signature", "")
+    if not key_id or not timestamp or not header:
+        raise _refuse(
+            "Canopy-Key-Id, Canopy-Timestamp and Canopy-Signature are required.", problem="signature-required"
+        )
+    if not TIMESTAMP.fullmatch(timestamp):
+        raise _refuse("Canopy-Timestamp must be unix seconds.", problem="signature-timestamp")
+    if abs(int(timestamp) - now.timestamp()) > settings.partner_signature_tolerance_s:
+        raise _refuse(
+            f"Canopy-Timestamp is more than {settings.partner_signature_tolerance_s} s from the server's clock.",
+            problem="signature-timestamp",
+        )
+    candidates = [part.strip() for part in header.split(",")][:MAX_SIGNATURES]
+    signatures = [match.group(1).lower() for part in candidates if (match := SIGNATURE.fullmatch(part))]
+    if not signatures or not KEY_ID.fullmatch(key_id):
+        raise _refuse("The request signature is not valid.")
+
+    row = (
+        await db_session.execute(
+            select(PartnerKey.secret, Partner)
+            .join(Partner, Partner.id == PartnerKey.partner_id)
+            .where(PartnerKey.key_id == key_id, PartnerKey.revoked_at.is_(None))
+        )
+    ).first()
+    if row is None:
+        raise _refuse("The key is unknown or revoked.", problem="unknown-key")
+    secret = SecretBox(settings).decrypt(row[0])
+    expected = sign(secret, timestamp, request.method, path_as_sent(request.scope), await request.body())
+    matched = False
+    for candidate in signatures:  # every candidate is compared, in constant time
+        matched |= hmac.compare_digest(expected, candidate)
+    if not matched:
+        raise _refuse("The request signature is not valid.")
+    return row[1]
