@@ -34,6 +34,7 @@ from server.db import dialect_insert, new_id
 from server.energy import service as energy
 from server.energy.models import ActionRecord, Ball
 from server.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound, Unprocessable, problem_body
+from server.feed.service import add_feed_item
 from server.ledger import service as ledger
 from server.pagination import newest_first, page_of
 from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
@@ -800,6 +801,7 @@ async def void_report(
     report.void_response = json.dumps(body, separators=(",", ":"))
     session.add(report)
     await session.flush()
+    await add_feed_item(session, report.user_id, "report.voided", amount_g=body["voided_g"], now=now)
     if partner.webhook_url:
         await webhooks.enqueue(
             session,
