@@ -7,16 +7,18 @@ import io
 import re
 from datetime import UTC, datetime
 
+import pytest
 from PIL import Image
 
 from server.certificates import service
 from server.certificates.signing import verify
 from server.db import Database
 from tests.api import Api, User
+from tests.planting.helpers import create_ngo, create_project, fund, queue_trees
 
 
 async def issue_for_new_tree(api: Api, display_name: str = "Ada Lovelace") -> tuple[str, User]:
-    """A user adopts a tree, then its planting is accepted (the NGO flow is tested in tests/planting)."""
+    """Numbers straight from the service, many at once: the per-year counter row decides."""
     user = await api.register(display_name=display_name)
     project = await api.project()
     tree = (
@@ -47,16 +49,46 @@ async def test_numbers_are_sequential_per_year_and_unique_under_concurrency(api:
     assert sorted(n for n, _ in numbers) == [f"CNP-{year}-{i:08d}" for i in range(1, 7)]
 
 
+async def planted_through_the_ngo_api(api: Api, display_name: str = "Ada Lovelace") -> tuple[str, User, str]:
+    """The real path: a queued tree is ordered by the job, and the NGO confirms it with GPS and a photo."""
+    ngo = await create_ngo(api)
+    project = await create_project(api, ngo)
+    user = await api.register(display_name=display_name)
+    await fund(api, user)
+    [tree_id] = await queue_trees(user, project, 1)
+    assert (await api.run_job("batch-planting-orders"))["orders_created"] == 1
+    order = (await ngo.orders())[0]
+    photo = await ngo.photo(11)
+    planted_at = (await api.advance(60)).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    body = {
+        "plantings": [
+            {"tree_id": tree_id, "planted_at": planted_at, "lat": 10.00049, "lon": 19.99951, "photo_id": photo}
+        ]
+    }
+    response = await ngo.post(f"/v1/ngo/orders/{order['id']}/plantings", json=body)
+    result = response.json()["results"][0]
+    assert result["status"] == "planted", response.text
+    tree = (await user.get(f"/v1/me/trees/{tree_id}")).json()
+    assert tree["status"] == "planted" and tree["certificate_number"] == result["certificate_number"]
+    return result["certificate_number"], user, photo
+
+
+@pytest.mark.settings(order_min_trees=1)
 async def test_public_certificate_verifies_with_only_the_public_key(api: Api) -> None:
-    number, _ = await issue_for_new_tree(api)
+    number, user, photo = await planted_through_the_ngo_api(api)
     response = await api.client.get(f"/v1/certificates/{number}")
     assert response.status_code == 200
     certificate = response.json()
     assert re.fullmatch(r"CNP-\d{4}-\d{8}", certificate["number"])
-    assert certificate["lat"] == 38.801 and certificate["lon"] == 105.6
-    assert certificate["owner_display_name"] == "Ada Lovelace" and certificate["species"] == "Saxaul"
-    assert certificate["planted_at"] == "2026-04-02T09:30:00Z"
-    assert certificate["photo_thumbnail_url"] == "http://127.0.0.1:8000/v1/photos/01a2-photo/thumbnail.jpg"
+    assert certificate["lat"] == 10.0 and certificate["lon"] == 20.0
+    assert certificate["owner_display_name"] == "Ada Lovelace" and certificate["species"] == "Cheap grove oak"
+    assert certificate["ngo"] == "Green Hands" and certificate["project"] == "Cheap grove"
+    tree = next(t for t in (await user.get("/v1/me/trees")).json()["items"] if t["certificate_number"] == number)
+    assert certificate["planted_at"] == tree["planted_at"].replace(".000000", "")
+    assert certificate["photo_thumbnail_url"] == f"http://127.0.0.1:8000/v1/photos/{photo}/thumbnail.jpg"
+    assert (
+        await api.client.get(certificate["photo_thumbnail_url"].removeprefix("http://127.0.0.1:8000"))
+    ).status_code == 200
 
     key = (await api.client.get("/v1/certificates/public-key")).json()
     assert key["algorithm"] == "Ed25519" and len(key["public_key"]) == 43
@@ -66,15 +98,17 @@ async def test_public_certificate_verifies_with_only_the_public_key(api: Api) ->
     assert not verify(key["public_key"], {**certificate, "extra": 1})
 
 
+@pytest.mark.settings(order_min_trees=1)
 async def test_display_name_is_frozen_at_planting(api: Api) -> None:
-    number, user = await issue_for_new_tree(api, "Before")
+    number, user, _ = await planted_through_the_ngo_api(api, "Before")
     assert (await user.patch("/v1/me", json={"display_name": "After"})).status_code == 200
     certificate = (await api.client.get(f"/v1/certificates/{number}")).json()
     assert certificate["owner_display_name"] == "Before"
 
 
+@pytest.mark.settings(order_min_trees=1)
 async def test_certificate_image_is_a_printable_png(api: Api) -> None:
-    number, _ = await issue_for_new_tree(api)
+    number, _, _ = await planted_through_the_ngo_api(api)
     response = await api.client.get(f"/v1/certificates/{number}/image.png")
     assert response.status_code == 200 and response.headers["content-type"] == "image/png"
     image = Image.open(io.BytesIO(response.content))
