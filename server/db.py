@@ -13,7 +13,7 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,19 @@ def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEn
     return engine
 
 
+@asynccontextmanager
+async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One session: committed when the block ends normally, rolled back on any exception."""
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
 class Database:
     """The app's engines and session factories (one writer, one reader)."""
 
@@ -96,16 +109,9 @@ class Database:
     def dialect(self) -> str:
         return self.writer.dialect.name
 
-    @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[AsyncSession]:
+    def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A writing unit of work outside a request (jobs, CLI): commit on success, else roll back."""
-        async with self.write_sessions() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        return session_scope(self.write_sessions)
 
     async def dispose(self) -> None:
         await self.writer.dispose()
@@ -120,14 +126,14 @@ async def provide_db_session(state: State, request: Request) -> AsyncIterator[As
     """
     database: Database = state.database
     factory = database.read_sessions if request.method in READ_ONLY_METHODS else database.write_sessions
-    async with factory() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
+    async with session_scope(factory) as session:
+        yield session
+
+
+async def provide_write_session(state: State) -> AsyncIterator[AsyncSession]:
+    """A writing session for a GET that may write (e.g. the green-code QR issues a code)."""
+    async with session_scope(state.database.write_sessions) as session:
+        yield session
 
 
 def dialect_insert(session: AsyncSession) -> Any:

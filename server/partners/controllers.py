@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import operator_guard, provide_current_user
+from server.db import provide_write_session
 from server.errors import BadRequest, DomainError
 from server.pagination import Cursor, Limit, Page
 from server.partners import service
@@ -143,18 +143,6 @@ class AdminPartnerController(Controller):
     ) -> None:
         """Revoke a signing key at once (repeating it changes nothing)."""
         await service.revoke_key(db_session, partner_id, key_id, now)
-
-
-async def provide_write_session(state: State) -> AsyncIterator[AsyncSession]:
-    """A writing session for a GET that may write (the QR code issues a code when none is live)."""
-    async with state.database.write_sessions() as session:
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        else:
-            await session.commit()
 
 
 def qr_png(text: str) -> bytes:
