@@ -56,6 +56,6 @@ def start_scheduler(state: Any) -> AsyncIOScheduler:
             except Exception:
                 logger.exception("job %s failed; the next tick retries", job_name)
 
-        scheduler.add_job(tick, "interval", seconds=seconds, id=name, max_instances=1, coalesce=True)
+        scheduler.add_job(tick, "interval", seconds=seconds, id=name, name=name, max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler
