@@ -93,7 +93,9 @@ async def _claim(
         .cte("picked")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
-    bucket = (func.row_number().over(order_by=(picked.c.queued_at, picked.c.id)) - 1) // size
+    # `op("/")`: integer division in both databases (SQLAlchemy's `//` needs FLOOR, a math
+    # function SQLite builds may lack).
+    bucket = (func.row_number().over(order_by=(picked.c.queued_at, picked.c.id)) - 1).self_group().op("/")(size)
     numbered = select(picked.c.id, bucket.label("bucket")).subquery("numbered")
     order_of = case({i: literal(order_id) for i, order_id in enumerate(order_ids)}, value=numbered.c.bucket)
     await session.execute(
