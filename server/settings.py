@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     order_max_trees: int = Field(500, ge=1, le=10_000)
     order_min_trees: int = Field(50, ge=1, le=10_000)
     order_max_wait_days: int = Field(7, ge=0, le=365)
+    # batch-planting-orders issues up to this many orders per transaction (kill-safe either way)
+    order_batch_orders: int = Field(10, ge=1, le=1_000)
     order_ack_days: int = Field(7, ge=1, le=365)
     max_rejections: int = Field(3, ge=1, le=100)
     photo_max_bytes: int = 10 * 1024 * 1024

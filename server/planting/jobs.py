@@ -1,34 +1,41 @@
 """The planting jobs (SPEC 8.2): `batch-planting-orders` and `order-reminders`.
 
-Batching works one order per transaction: lock the project row (so runners on several replicas
-take turns per project and never overrun its season capacity), pick the oldest queued trees with
-a bounded query (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite writers are serialized by
-`BEGIN IMMEDIATE`), claim them with one guarded UPDATE (`status = 'queued' AND order_id IS NULL`),
-write the order and its `order.issued` event, commit. No more than one order's trees (<= 500) is
-ever held in memory. Killing a run loses nothing: every committed order is complete, and a rerun
-carries on from the trees still queued.
+Batching works a few orders per transaction (`order_batch_orders`, 10 by default): lock the
+project row (so runners on several replicas take turns per project and never overrun its season
+capacity), then claim the oldest queued trees set-based, in the database: one UPDATE ... FROM
+picks at most `order_batch_orders * order_max_trees` of them (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL, in a MATERIALIZED CTE so the limit is applied once; SQLite writers are serialized by
+`BEGIN IMMEDIATE`), numbers them oldest first into orders of `order_max_trees` and stamps each with
+its order's id, guarded by `status = 'queued' AND order_id IS NULL`. A GROUP BY over the claimed
+trees gives each order's size and oldest tree; an order below the minimum whose oldest tree has
+not waited long enough goes back to the queue (only the last one can be). Then the order rows, one
+`tree.ordered` feed item per tree (INSERT ... SELECT) and one `order.issued` event per order, and
+commit. No tree ever travels through Python, so memory does not grow with the queue. Killing a run
+loses nothing: every committed transaction holds complete orders, and a rerun carries on from the
+trees still queued.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog.models import Project
 from server.catalog.seasons import current_window
 from server.db import new_id
-from server.feed.service import add_feed_items
+from server.feed.service import add_feed_items_from
 from server.planting.models import OrderStatus, PlantingOrder
 from server.planting.service import notify
 from server.trees.models import Tree, TreeStatus
 
-# Test hook: called with the order id after each order is committed (a test makes it raise to
-# kill a run part-way).
-after_order_committed: Callable[[str], None] | None = None
+# Test hook: called with the ids of the orders just committed after each transaction (a test
+# makes it raise to kill a run part-way).
+after_order_committed: Callable[[list[str]], None] | None = None
 
 REMINDER_CHUNK = 500
 
@@ -62,10 +69,48 @@ def _queued(project_id: str) -> Any:
     return (Tree.project_id == project_id, Tree.status == TreeStatus.QUEUED)
 
 
-async def _issue_one(
+async def _claim(
+    session: AsyncSession,
+    queued: tuple[Any, ...],
+    project_id: str,
+    order_ids: list[str],
+    size: int,
+    limit: int,
+    now: datetime,
+) -> None:
+    """Stamp the oldest `limit` queued trees with their order, `size` per order, oldest first.
+
+    One UPDATE ... FROM: the picked ids are a CTE (MATERIALIZED on PostgreSQL, so its LIMIT and
+    row locks are applied exactly once), numbered oldest first with `row_number()`; the order id
+    of each bucket is a CASE over the ids made in Python (a handful per transaction).
+    """
+    picked = (
+        select(Tree.id, Tree.queued_at)
+        .where(*queued)
+        .order_by(Tree.queued_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("picked")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    # `op("/")`: integer division in both databases (SQLAlchemy's `//` needs FLOOR, a math
+    # function SQLite builds may lack).
+    bucket = (func.row_number().over(order_by=(picked.c.queued_at, picked.c.id)) - 1).self_group().op("/")(size)
+    numbered = select(picked.c.id, bucket.label("bucket")).subquery("numbered")
+    order_of = case({i: literal(order_id) for i, order_id in enumerate(order_ids)}, value=numbered.c.bucket)
+    await session.execute(
+        update(Tree)
+        .where(Tree.id == numbered.c.id, *_queued(project_id), Tree.order_id.is_(None))
+        .values(status=TreeStatus.ORDERED, order_id=order_of, ordered_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _issue_some(
     session: AsyncSession, project_id: str, clock: Any, settings: Any, after: datetime | None
-) -> tuple[str, int, datetime] | None:
-    """Issue the project's next order in this transaction, or None when none is due.
+) -> tuple[list[str], int, datetime] | None:
+    """Issue the project's next orders (up to `order_batch_orders`) in this transaction, or None
+    when none is due: (order ids, trees ordered, newest `queued_at` ordered).
 
     `after` is the newest `queued_at` this run has already ordered for the project: the trees
     before it are ordered, so the index scan starts there instead of walking past the entries of
@@ -85,8 +130,8 @@ async def _issue_one(
     if window is None:
         return None
     remaining = project.capacity_per_season - await _used_capacity(session, project.id, *window)
-    take = min(remaining, settings.order_max_trees)
-    if take <= 0:
+    size = settings.order_max_trees
+    if remaining <= 0:
         return None
     queued = _queued(project.id) + ((Tree.queued_at >= after,) if after is not None else ())
     oldest = (await session.execute(select(func.min(Tree.queued_at)).where(*queued))).scalar()
@@ -94,65 +139,77 @@ async def _issue_one(
         return None
     cutoff = now - timedelta(days=settings.order_max_wait_days)
     if oldest > cutoff:  # nobody has waited long enough: only a full-sized order goes out
-        if take < settings.order_min_trees:
+        if min(remaining, size) < settings.order_min_trees:
             return None
         first = select(Tree.id).where(*queued).limit(settings.order_min_trees).subquery()
         if (await session.execute(select(func.count()).select_from(first))).scalar_one() < settings.order_min_trees:
             return None
 
-    order_id = new_id()
-    session.add(
-        PlantingOrder(
-            id=order_id,
-            project_id=project.id,
-            ngo_id=project.ngo_id,
-            status=OrderStatus.ISSUED,
-            issued_at=now,
-            tree_count=0,
-        )
-    )
-    await session.flush()
-    # The ids first (at most one order's worth), then the guarded claim: an `IN (subquery LIMIT n)`
-    # with a row lock may be evaluated more than once by PostgreSQL and overrun the limit.
-    picked = list(
-        (
-            await session.execute(
-                select(Tree.id).where(*queued).order_by(Tree.queued_at).limit(take).with_for_update(skip_locked=True)
+    # Up to `order_batch_orders` orders; the remaining capacity may cut the last one short.
+    limit = min(remaining, settings.order_batch_orders * size)
+    order_ids = [new_id() for _ in range(math.ceil(limit / size))]
+    await _claim(session, queued, project.id, order_ids, size, limit, now)
+
+    stats = {
+        row.order_id: row
+        for row in await session.execute(
+            select(
+                Tree.order_id,
+                func.count().label("trees"),
+                func.min(Tree.queued_at).label("oldest"),
+                func.max(Tree.queued_at).label("newest"),
             )
-        ).scalars()
-    )
-    if not picked:
+            .where(Tree.order_id.in_(order_ids))
+            .group_by(Tree.order_id)
+        )
+    }
+    issued: list[Any] = []
+    for order_id in order_ids:
+        row = stats.get(order_id)
+        if row is None or (row.trees < settings.order_min_trees and row.oldest > cutoff):
+            break  # this one and those after it are not due (or another runner took the trees)
+        issued.append(row)
+    if not issued:
         raise _NoOrder
-    claimed = (
+    issued_ids = [row.order_id for row in issued]
+    if len(issued) < len(stats):  # back to the queue, as they were
         await session.execute(
             update(Tree)
-            .where(Tree.id.in_(picked), *_queued(project.id), Tree.order_id.is_(None))
-            .values(status=TreeStatus.ORDERED, order_id=order_id, ordered_at=now)
-            .returning(Tree.id, Tree.user_id, Tree.queued_at)
+            .where(Tree.order_id.in_(set(stats) - set(issued_ids)), Tree.status == TreeStatus.ORDERED)
+            .values(status=TreeStatus.QUEUED, order_id=None, ordered_at=None)
             .execution_options(synchronize_session=False)
         )
-    ).all()
-    if not claimed:
-        raise _NoOrder
-    if len(claimed) < settings.order_min_trees and min(row.queued_at for row in claimed) > cutoff:
-        raise _NoOrder  # another runner took trees between the count and the claim
+
     await session.execute(
-        update(PlantingOrder)
-        .where(PlantingOrder.id == order_id)
-        .values(tree_count=len(claimed))
-        .execution_options(synchronize_session=False)
+        insert(PlantingOrder),
+        [
+            {
+                "id": row.order_id,
+                "project_id": project.id,
+                "ngo_id": project.ngo_id,
+                "status": OrderStatus.ISSUED,
+                "overdue": False,
+                "issued_at": now,
+                "tree_count": row.trees,
+            }
+            for row in issued
+        ],
     )
-    await add_feed_items(
-        session, [{"user_id": row.user_id, "type": "tree.ordered", "tree_id": row.id} for row in claimed], now=now
-    )
-    await notify(
+    await add_feed_items_from(
         session,
-        project.ngo_id,
-        "order.issued",
-        {"order_id": order_id, "project_id": project.id, "tree_count": len(claimed), "issued_at": now.isoformat()},
-        now,
+        select(Tree.user_id, Tree.id.label("tree_id")).where(Tree.order_id.in_(issued_ids)),
+        "tree.ordered",
+        now=now,
     )
-    return order_id, len(claimed), max(row.queued_at for row in claimed)
+    for row in issued:
+        await notify(
+            session,
+            project.ngo_id,
+            "order.issued",
+            {"order_id": row.order_id, "project_id": project.id, "tree_count": row.trees, "issued_at": now.isoformat()},
+            now,
+        )
+    return issued_ids, sum(row.trees for row in issued), max(row.newest for row in issued)
 
 
 async def batch_planting_orders(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
@@ -166,12 +223,12 @@ async def batch_planting_orders(database: Any, clock: Any, settings: Any) -> dic
         while True:
             try:
                 async with database.transaction() as session:
-                    issued = await _issue_one(session, project_id, clock, settings, after)
+                    issued = await _issue_some(session, project_id, clock, settings, after)
             except _NoOrder:
                 issued = None
             if issued is None:
                 break
-            orders += 1
+            orders += len(issued[0])
             trees += issued[1]
             after = issued[2]
             if after_order_committed is not None:

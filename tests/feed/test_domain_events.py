@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+
 import pytest
 
 from tests.api import Api, User
@@ -51,3 +54,22 @@ async def test_ordered_planted_and_rejected_trees_appear_in_the_feed(api: Api) -
     types = await feed_types(user)
     assert ("tree.planted", None, planted_tree) in types
     assert ("tree.rejected", None, rejected_tree) in types
+
+
+@pytest.mark.settings(order_min_trees=5, order_max_trees=10)
+async def test_every_tree_ordered_gets_one_feed_item_with_its_own_uuid7(api: Api) -> None:
+    ngo = await create_ngo(api)
+    project = await create_project(api, ngo)
+    user = await funded_user(api)
+    trees = await queue_trees(user, project, 25)  # three orders written by one transaction
+    before = await api.now()
+    assert (await api.run_job("batch-planting-orders"))["trees_ordered"] == 25
+    items = [i for i in (await user.get("/v1/me/feed", params={"limit": 200})).json()["items"]]
+    ordered = [i for i in items if i["type"] == "tree.ordered"]
+    assert sorted(i["tree_id"] for i in ordered) == sorted(trees)
+    ids = [uuid.UUID(i["id"]) for i in ordered]
+    assert len(set(ids)) == 25 and {(i.version, i.variant) for i in ids} == {(7, uuid.RFC_4122)}
+    assert all(str(i) == item["id"] for i, item in zip(ids, ordered, strict=True))
+    assert all(abs(datetime.fromisoformat(i["created_at"]) - before).total_seconds() < 60 for i in ordered)
+    newer = [i for i in items if i["type"] != "tree.ordered"]  # queued earlier: listed after
+    assert min(i["id"] for i in ordered) > max(i["id"] for i in newer)

@@ -111,25 +111,29 @@ async def test_two_runs_at_once_order_every_tree_exactly_once(api: Api) -> None:
     assert [r["orders_created"] for r in again] == [0, 0]
 
 
-@pytest.mark.settings(order_min_trees=5, order_max_trees=10)
+@pytest.mark.settings(order_min_trees=5, order_max_trees=10, order_batch_orders=2)
 async def test_a_run_killed_part_way_is_finished_by_the_next(api: Api) -> None:
     ngo = await create_ngo(api)
     project = await create_project(api, ngo)
     user = await funded_user(api)
     trees = await queue_trees(user, project, 35)
+    committed: list[list[str]] = []
 
-    def die(order_id: str) -> None:
-        raise RuntimeError(f"killed after committing {order_id}")
+    def die(order_ids: list[str]) -> None:
+        committed.append(order_ids)
+        raise RuntimeError(f"killed after committing {order_ids}")
 
     jobs.after_order_committed = die
     killed = await api.client.post("/v1/admin/jobs/batch-planting-orders/run", headers=api.operator)
     assert killed.status_code == 500
-    (survivor,) = await all_orders(ngo)
-    assert survivor["tree_count"] == 10 and len(survivor["trees"]) == 10
+    survivors = await all_orders(ngo)  # the first transaction: two orders of 10, complete
+    assert sorted(o["id"] for o in survivors) == sorted(committed[0])
+    assert [(o["tree_count"], len(o["trees"])) for o in survivors] == [(10, 10), (10, 10)]
+    assert {t["id"] for o in survivors for t in o["trees"]} == set(trees[:20])  # the oldest
 
     jobs.after_order_committed = None
     result = await api.run_job("batch-planting-orders")
-    assert result == {"job": "batch-planting-orders", "orders_created": 3, "trees_ordered": 25}
+    assert result == {"job": "batch-planting-orders", "orders_created": 2, "trees_ordered": 15}
     ordered = Counter(t["id"] for o in await all_orders(ngo) for t in o["trees"])
     assert sorted(ordered) == sorted(trees) and set(ordered.values()) == {1}
 
