@@ -8,9 +8,10 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+from litestar import Controller
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
 from sqlalchemy import select
@@ -77,3 +78,18 @@ def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteH
     if read_access_token(settings, token) is not None:
         raise Forbidden("This action is for operators only.", problem="operator-only")
     raise _missing_credential()
+
+
+class OperatorController(Controller):
+    """Base of every `/admin` controller: the operator token is required."""
+
+    tags = ["operator"]
+    guards = [operator_guard]
+    security = [{"operator": []}]
+
+
+class UserController(Controller):
+    """Base of the controllers acting for the signed-in user (`current_user`)."""
+
+    dependencies = {"current_user": Provide(provide_current_user)}
+    security = [{"user": []}]

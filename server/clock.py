@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from litestar import Controller, get, post
+from litestar import get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
 
-from server.auth import operator_guard
+from server.auth import OperatorController
 from server.validation import IntOnly, RequestModel
 
 
@@ -84,14 +84,11 @@ class ClockNow(SQLModel):
     now: datetime
 
 
-class TestClockController(Controller):
+class TestClockController(OperatorController):
     """`/admin/clock`: only mounted when the server starts with CANOPY_TEST_CLOCK=1."""
 
     __test__ = False
     path = "/admin/clock"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @get("/")
     async def read(self, now: NamedDependency[datetime]) -> ClockNow:

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import operator_guard
+from server.auth import OperatorController
 from server.catalog import service
 from server.catalog.schemas import (
     ActionTypeAdmin,
@@ -58,22 +58,16 @@ class CatalogController(Controller):
         return feature_collection(await service.list_projects(db_session, now))
 
 
-class AdminSpeciesController(Controller):
+class AdminSpeciesController(OperatorController):
     path = "/admin/species"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @post("/", status_code=201)
     async def create(self, db_session: NamedDependency[AsyncSession], data: JSONBody[SpeciesCreate]) -> SpeciesPublic:
         return await service.create_species(db_session, data)
 
 
-class AdminProjectController(Controller):
+class AdminProjectController(OperatorController):
     path = "/admin/projects"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @post("/", status_code=201)
     async def create(
@@ -98,13 +92,10 @@ class AdminProjectController(Controller):
         return {**(await service.admin_project(db_session, project)).model_dump(mode="json"), **effects}
 
 
-class AdminActionController(Controller):
+class AdminActionController(OperatorController):
     """Action types: list (retired included), create, change, retire (SPEC 9)."""
 
     path = "/admin/actions"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @get("/")
     async def list_actions(self, db_session: NamedDependency[AsyncSession]) -> Page[ActionTypeAdmin]:

@@ -6,14 +6,14 @@ import re
 from datetime import date, datetime
 from typing import Annotated
 
-from litestar import Controller, Response, get, post, put
+from litestar import Response, get, post, put
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromHeader, FromPath, JSONBody, PathParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import provide_current_user
+from server.auth import UserController
 from server.energy import service
 from server.energy.models import ActionRecord
 from server.energy.schemas import (
@@ -46,11 +46,9 @@ def _parse_day(value: str) -> date:
     raise Unprocessable("The date must be a calendar date, YYYY-MM-DD.", problem="steps-date")
 
 
-class EnergyController(Controller):
+class EnergyController(UserController):
     path = "/me"
     tags = ["energy"]
-    dependencies = {"current_user": Provide(provide_current_user)}
-    security = [{"user": []}]
 
     @put("/steps/{day:str}")
     async def report_steps(

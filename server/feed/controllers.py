@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar import get
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import provide_current_user
+from server.auth import UserController
 from server.feed import service
 from server.feed.schemas import FeedItemPublic
 from server.pagination import Cursor, Limit, Page
 from server.users.models import User
 
 
-class FeedController(Controller):
+class FeedController(UserController):
     path = "/me/feed"
     tags = ["play"]
-    dependencies = {"current_user": Provide(provide_current_user)}
-    security = [{"user": []}]
 
     @get("/")
     async def feed(

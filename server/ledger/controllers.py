@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
-from litestar.di import NamedDependency, Provide
+from litestar import get
+from litestar.di import NamedDependency
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import operator_guard, provide_current_user
+from server.auth import OperatorController, UserController
 from server.ledger import service
 from server.ledger.models import LedgerEntry
 from server.ledger.schemas import AuditReport, LedgerEntryPublic
@@ -15,11 +15,9 @@ from server.pagination import Cursor, Limit, Page, newest_first, page_of
 from server.users.models import User
 
 
-class MyLedgerController(Controller):
+class MyLedgerController(UserController):
     path = "/me/ledger"
     tags = ["energy"]
-    dependencies = {"current_user": Provide(provide_current_user)}
-    security = [{"user": []}]
 
     @get("/")
     async def entries(
@@ -36,11 +34,8 @@ class MyLedgerController(Controller):
         return Page(items=[LedgerEntryPublic.model_validate(e) for e in entries], next_cursor=next_cursor)
 
 
-class LedgerAuditController(Controller):
+class LedgerAuditController(OperatorController):
     path = "/admin/ledger/audit"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @get("/")
     async def audit(self, db_session: NamedDependency[AsyncSession]) -> AuditReport:

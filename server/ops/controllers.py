@@ -8,7 +8,7 @@ from litestar import Controller, Response, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath
 
-from server.auth import operator_guard
+from server.auth import OperatorController
 from server.errors import problem_response
 from server.migrations import current_revision, head_revision
 from server.scheduler import run_job
@@ -39,11 +39,8 @@ class HealthController(Controller):
         return Response({"status": "ready", "revision": current})
 
 
-class JobsController(Controller):
+class JobsController(OperatorController):
     path = "/admin/jobs"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @post("/{name:str}/run", status_code=200)
     async def run(self, state: State, name: FromPath[ResourceId]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from qrcode.image.pil import PilImage
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import operator_guard, provide_current_user
+from server.auth import OperatorController, UserController
 from server.db import provide_write_session
 from server.errors import BadRequest, DomainError
 from server.pagination import Cursor, Limit, Page
@@ -60,11 +60,8 @@ def _public(partner: Partner) -> PartnerPublic:
     )
 
 
-class AdminPartnerController(Controller):
+class AdminPartnerController(OperatorController):
     path = "/admin/partners"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @post("/", status_code=201)
     async def create(
@@ -154,11 +151,9 @@ def qr_png(text: str) -> bytes:
     return buffer.getvalue()
 
 
-class GreenCodeController(Controller):
+class GreenCodeController(UserController):
     path = "/me"
     tags = ["partners"]
-    dependencies = {"current_user": Provide(provide_current_user)}
-    security = [{"user": []}]
 
     @post("/green-code", status_code=201)
     async def issue(

@@ -18,7 +18,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import bearer_token, operator_guard
+from server.auth import OperatorController, bearer_token
 from server.errors import BadRequest, DomainError, Forbidden, Unauthorized
 from server.pagination import Cursor, Limit, Page
 from server.planting import photos, service
@@ -180,11 +180,8 @@ class PhotoController(Controller):
         )
 
 
-class AdminNgoController(Controller):
+class AdminNgoController(OperatorController):
     path = "/admin/ngos"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @post("/", status_code=201)
     async def create(
@@ -238,11 +235,8 @@ class AdminNgoController(Controller):
         await service.revoke_key(db_session, ngo_id, key_id, now)
 
 
-class AdminOrderController(Controller):
+class AdminOrderController(OperatorController):
     path = "/admin/orders"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @get("/")
     async def list_orders(

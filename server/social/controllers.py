@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from litestar import Controller, delete, get, post
+from litestar import delete, get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import provide_current_user
+from server.auth import UserController
 from server.pagination import Cursor, Limit, Page
 from server.social import service
 from server.social.schemas import (
@@ -38,11 +38,9 @@ Direction = Annotated[
 Period = Annotated[Literal["day", "week", "all"], QueryParameter(description="day (default), week or all")]
 
 
-class FriendsController(Controller):
+class FriendsController(UserController):
     path = "/me"
     tags = ["play"]
-    dependencies = {"current_user": Provide(provide_current_user)}
-    security = [{"user": []}]
 
     @post("/friends", status_code=201)
     async def request_friend(
@@ -136,11 +134,9 @@ class FriendsController(Controller):
         return await service.leaderboard(db_session, current_user, period, now)
 
 
-class PlayController(Controller):
+class PlayController(UserController):
     path = "/users/{handle:str}"
     tags = ["play"]
-    dependencies = {"current_user": Provide(provide_current_user)}
-    security = [{"user": []}]
 
     @get("/forest")
     async def forest(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from litestar import Controller, Response, delete, get, patch, post
-from litestar.di import NamedDependency, Provide
+from litestar import Response, delete, get, patch, post
+from litestar.di import NamedDependency
 from litestar.params import FromHeader, FromPath, HeaderParameter, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import provide_current_user
+from server.auth import UserController
 from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
 from server.trees import images, service
@@ -32,11 +32,9 @@ def png_response(rendered: images.Rendered, if_none_match: str | None) -> Respon
     return Response(rendered.png, headers=headers, media_type="image/png")
 
 
-class TreeController(Controller):
+class TreeController(UserController):
     path = "/me/trees"
     tags = ["trees"]
-    dependencies = {"current_user": Provide(provide_current_user)}
-    security = [{"user": []}]
 
     async def _public(self, session: AsyncSession, user: User, tree: Tree) -> TreePublic:
         balance = await ledger.balance_of(session, user.id)

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import provide_current_user
+from server.auth import UserController
 from server.users import service
 from server.users.models import User
 from server.users.schemas import (
@@ -63,11 +63,9 @@ class AuthController(Controller):
         await service.logout(db_session, data.refresh_token)
 
 
-class MeController(Controller):
+class MeController(UserController):
     path = "/me"
     tags = ["me"]
-    dependencies = {"current_user": Provide(provide_current_user)}
-    security = [{"user": []}]
 
     @get("/")
     async def read(self, current_user: NamedDependency[User], now: NamedDependency[datetime]) -> UserPublic:

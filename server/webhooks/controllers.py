@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import Controller, get
+from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import operator_guard
+from server.auth import OperatorController
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
 from server.webhooks.models import WebhookDelivery
 from server.webhooks.schemas import DeliveryPublic
@@ -18,11 +18,8 @@ from server.webhooks.schemas import DeliveryPublic
 Status = Annotated[Literal["pending", "delivered", "failed"] | None, QueryParameter()]
 
 
-class AdminWebhookController(Controller):
+class AdminWebhookController(OperatorController):
     path = "/admin/webhook-deliveries"
-    tags = ["operator"]
-    guards = [operator_guard]
-    security = [{"operator": []}]
 
     @get("/")
     async def deliveries(
