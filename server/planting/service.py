@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import secrets
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -442,6 +443,30 @@ async def _plant_one(
     return ItemResult(tree_id=tree.id, status="planted", certificate_number=number)
 
 
+async def _judge_each(
+    session: AsyncSession,
+    order: PlantingOrder,
+    items: list[Any],
+    judge: Callable[[Any], Awaitable[ItemResult]],
+    now: datetime,
+) -> list[ItemResult]:
+    """Acknowledge the order, judge every tree in its own SAVEPOINT, then complete the order if done."""
+    await acknowledge(session, order, now)
+    results = []
+    for item in items:
+        try:
+            async with session.begin_nested():
+                results.append(await judge(item))
+        except DomainError as exc:
+            results.append(_refused(item.tree_id, exc))
+        except IntegrityError:
+            results.append(
+                _refused(item.tree_id, Conflict("A concurrent request changed this tree; retry.", problem="conflict"))
+            )
+    await _finish_if_done(session, order, now)
+    return results
+
+
 async def record_plantings(
     session: AsyncSession,
     ngo_id: str,
@@ -453,20 +478,9 @@ async def record_plantings(
     order = await get_order(session, ngo_id, order_id, for_update=True)
     project = await session.get(Project, order.project_id)
     assert project is not None
-    await acknowledge(session, order, now)
-    results = []
-    for item in items:
-        try:
-            async with session.begin_nested():
-                results.append(await _plant_one(session, order, project, item, settings, now))
-        except DomainError as exc:
-            results.append(_refused(item.tree_id, exc))
-        except IntegrityError:
-            results.append(
-                _refused(item.tree_id, Conflict("A concurrent request changed this tree; retry.", problem="conflict"))
-            )
-    await _finish_if_done(session, order, now)
-    return results
+    return await _judge_each(
+        session, order, items, lambda item: _plant_one(session, order, project, item, settings, now), now
+    )
 
 
 async def _reject_one(
@@ -507,16 +521,9 @@ async def record_rejections(
 ) -> list[ItemResult]:
     order = await get_order(session, ngo_id, order_id, for_update=True)
     project_status = (await session.execute(select(Project.status).where(Project.id == order.project_id))).scalar_one()
-    await acknowledge(session, order, now)
-    results = []
-    for item in items:
-        try:
-            async with session.begin_nested():
-                results.append(await _reject_one(session, order, project_status, item, settings, now))
-        except DomainError as exc:
-            results.append(_refused(item.tree_id, exc))
-    await _finish_if_done(session, order, now)
-    return results
+    return await _judge_each(
+        session, order, items, lambda item: _reject_one(session, order, project_status, item, settings, now), now
+    )
 
 
 async def get_any_order(session: AsyncSession, order_id: str) -> PlantingOrder:
