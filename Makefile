@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export CANOPY_TEST_POSTGRES_URL ?= $(POSTGRES_URL)
 
-.PHONY: install run test test-sqlite test-postgres lint format bench clean
+.PHONY: install install-bench run test test-sqlite test-postgres lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -47,8 +47,14 @@ format: install
 # The batching job against one set-based statement (not part of `make test`). SQLite by default;
 # CANOPY_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres runs it on PostgreSQL.
 BENCH_N ?= 10000
-bench: install
-	$(BIN)/python -m bench --n $(BENCH_N)
+bench: install-bench
+	$(BIN)/python -m bench batching --n $(BENCH_N)
+
+install-bench: $(VENV)/.installed-bench
+
+$(VENV)/.installed-bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	@touch $@
 
 
 clean:
