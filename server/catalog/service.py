@@ -28,9 +28,8 @@ from server.catalog.schemas import (
 )
 from server.catalog.seasons import current_window
 from server.errors import Conflict, DomainError, NotFound, Unprocessable
-from server.planting.models import Ngo
+from server.planting.models import Ngo, PlantingOrder
 from server.trees import service as trees
-from server.trees.models import Tree, TreeStatus
 
 LISTED_PROJECT_STATUSES = ("active", "paused")
 
@@ -100,23 +99,24 @@ async def list_species(session: AsyncSession) -> list[SpeciesPublic]:
 
 
 async def ordered_in_window(session: AsyncSession, project_id: str, start: date, end: date) -> int:
-    """Trees of a project ordered in the current season window (they use its capacity)."""
+    """Trees of a project ordered in a season window: they use its capacity.
+
+    Summed over the window's orders rather than counted over trees: every tree ordered in a window
+    belongs to an order issued in it (`ordered_at` = `issued_at`), and an order's `tree_count`
+    follows its trees in the transaction of every planting or rejection, so the two agree, while
+    this reads one row per order (an index on project_id, issued_at) and `trees` needs no index on
+    `ordered_at` for it.
+    """
     window_start = datetime.combine(start, time(0), tzinfo=UTC)
     window_end = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
-    return int(
-        (
-            await session.execute(
-                select(func.count())
-                .select_from(Tree)
-                .where(
-                    Tree.project_id == project_id,
-                    Tree.status.in_([TreeStatus.ORDERED, TreeStatus.PLANTED]),
-                    Tree.ordered_at >= window_start,
-                    Tree.ordered_at < window_end,
-                )
-            )
-        ).scalar_one()
+    used = await session.execute(
+        select(func.coalesce(func.sum(PlantingOrder.tree_count), 0)).where(
+            PlantingOrder.project_id == project_id,
+            PlantingOrder.issued_at >= window_start,
+            PlantingOrder.issued_at < window_end,
+        )
     )
+    return int(used.scalar_one())
 
 
 async def list_projects(session: AsyncSession, now: datetime, project_id: str | None = None) -> list[ProjectPublic]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, insert, literal, select, update
@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog.models import Project
 from server.catalog.seasons import current_window
+from server.catalog.service import ordered_in_window
 from server.db import new_id
 from server.feed.service import add_feed_items_from
-from server.planting.models import OrderStatus, PlantingOrder
+from server.planting.models import Ngo, OrderStatus, PlantingOrder
 from server.planting.service import notify
 from server.trees.models import Tree, TreeStatus
 
@@ -41,31 +42,12 @@ REMINDER_CHUNK = 500
 
 
 class _NoOrder(Exception):
-    """Roll the transaction back: the trees claimed do not make an order after all."""
-
-
-async def _used_capacity(session: AsyncSession, project_id: str, start: date, end: date) -> int:
-    """The trees ordered in this season window, as `catalog.service.ordered_in_window` counts them.
-
-    Summed over the window's orders instead of counted over its trees: every tree ordered in a
-    window belongs to an order issued in it (`ordered_at` = `issued_at`), and `tree_count` follows
-    the order's trees in the same transaction as every planting or rejection, so the two agree,
-    while this reads one row per order (N/500) instead of one per tree (N) before every order.
-    """
-    window_start = datetime.combine(start, time(0), tzinfo=UTC)
-    window_end = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
-    used = await session.execute(
-        select(func.coalesce(func.sum(PlantingOrder.tree_count), 0)).where(
-            PlantingOrder.project_id == project_id,
-            PlantingOrder.issued_at >= window_start,
-            PlantingOrder.issued_at < window_end,
-        )
-    )
-    return int(used.scalar_one())
+    """Roll the transaction back: another transaction took some of the trees counted, and an
+    order would go out below the minimum; the next run sees the queue as it is."""
 
 
 def _queued(project_id: str) -> Any:
-    """Queued trees of a project: exactly the prefix of the index (project_id, status, queued_at)."""
+    """Queued trees of a project: exactly the partial index `ix_trees_queued` (project_id, queued_at)."""
     return (Tree.project_id == project_id, Tree.status == TreeStatus.QUEUED)
 
 
@@ -78,18 +60,21 @@ async def _claim(
     limit: int,
     now: datetime,
 ) -> None:
-    """Stamp the oldest `limit` queued trees with their order, `size` per order, oldest first.
+    """Stamp the oldest `limit` queued trees with their order, `size` per order, oldest first,
+    and give each tree's owner its `tree.ordered` feed item.
 
-    One UPDATE ... FROM: the picked ids are a CTE (MATERIALIZED on PostgreSQL, so its LIMIT and
-    row locks are applied exactly once), numbered oldest first with `row_number()`; the order id
-    of each bucket is a CASE over the ids made in Python (a handful per transaction).
+    One UPDATE ... FROM: the picked ids are a CTE (MATERIALIZED on PostgreSQL, so its LIMIT is
+    applied exactly once), numbered oldest first with `row_number()`; the order id of each bucket
+    is a CASE over the ids made in Python (a handful per transaction). The guard `status =
+    'queued' AND order_id IS NULL` skips a tree another transaction changed meanwhile. On
+    PostgreSQL the UPDATE is a data-modifying CTE whose RETURNING rows feed the INSERT of the feed
+    items, so the claimed trees are not read a second time.
     """
     picked = (
         select(Tree.id, Tree.queued_at)
         .where(*queued)
         .order_by(Tree.queued_at)
         .limit(limit)
-        .with_for_update(skip_locked=True)
         .cte("picked")
         .prefix_with("MATERIALIZED", dialect="postgresql")
     )
@@ -98,12 +83,53 @@ async def _claim(
     bucket = (func.row_number().over(order_by=(picked.c.queued_at, picked.c.id)) - 1).self_group().op("/")(size)
     numbered = select(picked.c.id, bucket.label("bucket")).subquery("numbered")
     order_of = case({i: literal(order_id) for i, order_id in enumerate(order_ids)}, value=numbered.c.bucket)
-    await session.execute(
+    claim = (
         update(Tree)
         .where(Tree.id == numbered.c.id, *_queued(project_id), Tree.order_id.is_(None))
         .values(status=TreeStatus.ORDERED, order_id=order_of, ordered_at=now)
-        .execution_options(synchronize_session=False)
     )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # PostgreSQL otherwise hashes the whole table to join a few thousand picked ids (it prices
+        # 5,000 primary-key probes above one sequential scan), so every chunk read every tree and
+        # a run grew quadratic in the queue; the probes are what this join is.
+        await session.execute(
+            select(func.set_config("enable_hashjoin", "off", True), func.set_config("enable_mergejoin", "off", True))
+        )
+        claimed = claim.returning(Tree.user_id, Tree.id).cte("claimed")
+        await add_feed_items_from(
+            session, select(claimed.c.user_id, claimed.c.id.label("tree_id")), "tree.ordered", now=now
+        )
+        return
+    await session.execute(claim.execution_options(synchronize_session=False))
+    await add_feed_items_from(
+        session,
+        select(Tree.user_id, Tree.id.label("tree_id")).where(Tree.order_id.in_(order_ids)),
+        "tree.ordered",
+        now=now,
+    )
+
+
+async def _orders_due(
+    session: AsyncSession, queued: tuple[Any, ...], limit: int, size: int, cutoff: datetime, settings: Any
+) -> int:
+    """How many trees to claim (at most `limit`) so that every order they make is due.
+
+    An order is due with `order_min_trees` trees, or when its oldest tree has waited past
+    `cutoff`; only the last, partly filled order can fall short, and then it stays queued.
+    """
+    available = (
+        await session.execute(select(func.count()).select_from(select(Tree.id).where(*queued).limit(limit).subquery()))
+    ).scalar_one()
+    full, rest = divmod(available, size)
+    if 0 < rest < settings.order_min_trees:
+        first_of_last = (
+            await session.execute(
+                select(Tree.queued_at).where(*queued).order_by(Tree.queued_at).offset(full * size).limit(1)
+            )
+        ).scalar_one()
+        if first_of_last > cutoff:
+            return full * size
+    return available
 
 
 async def _issue_some(
@@ -116,43 +142,40 @@ async def _issue_some(
     before it are ordered, so the index scan starts there instead of walking past the entries of
     every tree ordered so far (on PostgreSQL they stay in the index until vacuumed, which made each
     order cost O(trees ordered) and the run quadratic). A tree re-queued by a rejection during the
-    run, or skipped as locked, has an older `queued_at`; the next run orders it.
+    run has an older `queued_at`; the next run orders it.
     """
     now = await clock.now(session)
     project = (
         await session.execute(
-            select(Project).where(Project.id == project_id, Project.status == "active").with_for_update(key_share=True)
+            select(Project, Ngo.webhook_url)
+            .join(Ngo, Ngo.id == Project.ngo_id)
+            .where(Project.id == project_id, Project.status == "active")
+            .with_for_update(of=Project, key_share=True)
         )
-    ).scalar_one_or_none()
+    ).one_or_none()
     if project is None:
         return None
+    project, webhook_url = project
     window = current_window(project.seasons, now.date())
     if window is None:
         return None
-    remaining = project.capacity_per_season - await _used_capacity(session, project.id, *window)
-    size = settings.order_max_trees
+    remaining = project.capacity_per_season - await ordered_in_window(session, project.id, *window)
     if remaining <= 0:
         return None
+    size = settings.order_max_trees
     queued = _queued(project.id) + ((Tree.queued_at >= after,) if after is not None else ())
-    oldest = (await session.execute(select(func.min(Tree.queued_at)).where(*queued))).scalar()
-    if oldest is None:
-        return None
-    cutoff = now - timedelta(days=settings.order_max_wait_days)
-    if oldest > cutoff:  # nobody has waited long enough: only a full-sized order goes out
-        if min(remaining, size) < settings.order_min_trees:
-            return None
-        first = select(Tree.id).where(*queued).limit(settings.order_min_trees).subquery()
-        if (await session.execute(select(func.count()).select_from(first))).scalar_one() < settings.order_min_trees:
-            return None
-
     # Up to `order_batch_orders` orders; the remaining capacity may cut the last one short.
-    limit = min(remaining, settings.order_batch_orders * size)
+    cutoff = now - timedelta(days=settings.order_max_wait_days)
+    limit = await _orders_due(
+        session, queued, min(remaining, settings.order_batch_orders * size), size, cutoff, settings
+    )
+    if limit == 0:
+        return None
     order_ids = [new_id() for _ in range(math.ceil(limit / size))]
     await _claim(session, queued, project.id, order_ids, size, limit, now)
 
-    stats = {
-        row.order_id: row
-        for row in await session.execute(
+    issued = (
+        await session.execute(
             select(
                 Tree.order_id,
                 func.count().label("trees"),
@@ -162,24 +185,11 @@ async def _issue_some(
             .where(Tree.order_id.in_(order_ids))
             .group_by(Tree.order_id)
         )
-    }
-    issued: list[Any] = []
-    for order_id in order_ids:
-        row = stats.get(order_id)
-        if row is None or (row.trees < settings.order_min_trees and row.oldest > cutoff):
-            break  # this one and those after it are not due (or another runner took the trees)
-        issued.append(row)
-    if not issued:
+    ).all()
+    if len(issued) < len(order_ids) or any(
+        row.trees < settings.order_min_trees and row.oldest > cutoff for row in issued
+    ):
         raise _NoOrder
-    issued_ids = [row.order_id for row in issued]
-    if len(issued) < len(stats):  # back to the queue, as they were
-        await session.execute(
-            update(Tree)
-            .where(Tree.order_id.in_(set(stats) - set(issued_ids)), Tree.status == TreeStatus.ORDERED)
-            .values(status=TreeStatus.QUEUED, order_id=None, ordered_at=None)
-            .execution_options(synchronize_session=False)
-        )
-
     await session.execute(
         insert(PlantingOrder),
         [
@@ -195,21 +205,12 @@ async def _issue_some(
             for row in issued
         ],
     )
-    await add_feed_items_from(
-        session,
-        select(Tree.user_id, Tree.id.label("tree_id")).where(Tree.order_id.in_(issued_ids)),
-        "tree.ordered",
-        now=now,
-    )
-    for row in issued:
-        await notify(
-            session,
-            project.ngo_id,
-            "order.issued",
-            {"order_id": row.order_id, "project_id": project.id, "tree_count": row.trees, "issued_at": now.isoformat()},
-            now,
-        )
-    return issued_ids, sum(row.trees for row in issued), max(row.newest for row in issued)
+    if webhook_url:  # known here: no lookup per order
+        for row in issued:
+            event = {"order_id": row.order_id, "project_id": project.id, "tree_count": row.trees}
+            event["issued_at"] = now.isoformat()
+            await notify(session, project.ngo_id, "order.issued", event, now, webhook_url=webhook_url)
+    return order_ids, sum(row.trees for row in issued), max(row.newest for row in issued)
 
 
 async def batch_planting_orders(database: Any, clock: Any, settings: Any) -> dict[str, Any]:

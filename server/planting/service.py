@@ -233,9 +233,17 @@ async def acknowledge(session: AsyncSession, order: PlantingOrder, now: datetime
     return order
 
 
-async def notify(session: AsyncSession, ngo_id: str, event_type: str, data: dict[str, Any], now: datetime) -> None:
-    """Write an event to the NGO's webhook outbox, when it has a webhook."""
-    url = (await session.execute(select(Ngo.webhook_url).where(Ngo.id == ngo_id))).scalar()
+async def notify(
+    session: AsyncSession,
+    ngo_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    webhook_url: str | None = None,
+) -> None:
+    """Write an event to the NGO's webhook outbox, when it has a webhook (looked up unless given)."""
+    url = webhook_url or (await session.execute(select(Ngo.webhook_url).where(Ngo.id == ngo_id))).scalar()
     if url:
         await webhooks.enqueue(session, target_kind="ngo", target_id=ngo_id, event_type=event_type, data=data, now=now)
 

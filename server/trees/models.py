@@ -32,10 +32,17 @@ class Tree(SQLModel, table=True):
             postgresql_where=text("status = 'growing'"),
         ),
         Index("ix_trees_user_id_id", "user_id", "id"),
-        Index("ix_trees_project_status_queued", "project_id", "status", "queued_at"),
-        # planting: the trees of an order, and a project's trees ordered in a season window
-        Index("ix_trees_order_id", "order_id"),
-        Index("ix_trees_project_ordered_at", "project_id", "ordered_at"),
+        # The batching queue. Partial, like the growing index: a tree leaves both when it changes
+        # status, so the job's claim of N trees does not add N entries to them (every UPDATE of a
+        # row adds an entry to each full index it is in; `trees` is the table the job writes most).
+        Index(
+            "ix_trees_queued",
+            "project_id",
+            "queued_at",
+            sqlite_where=text("status = 'queued'"),
+            postgresql_where=text("status = 'queued'"),
+        ),
+        Index("ix_trees_order_id", "order_id"),  # planting: the trees of an order
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
