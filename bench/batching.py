@@ -3,20 +3,21 @@
     python -m bench batching [--n 10000] [--small N] [--url URL]
 
 For each of two sizes (N/10 and N by default) it builds a fresh database with the migrations,
-inserts N queued trees in one project, copies them to a scratch table, then times
-  * raw: one `INSERT ... SELECT` of the orders and one `UPDATE ... FROM` numbering the trees into
-    orders of 500 with `row_number()`, on the copy (no capacity, no thresholds, no events; the copy
-    has one index, on id, where `trees` has five that every claimed tree updates);
-  * full (added with the set-based job, reported beside raw, not instead of it): the same two
-    statements on a second copy that has the indexes of `trees`, plus one `INSERT ... SELECT` of a
-    `tree.ordered` item per tree into a copy of `feed_items` (same indexes, ids made by the same SQL
-    UUIDv7 expression as the job's): the rows the SPEC requires the job to write, written by hand
-    (still no capacity, no thresholds, no order.issued events, no row locks);
-  * job: the real job, as the scheduler runs it (a few orders per transaction);
-and measures the job's peak Python memory (tracemalloc, on a second run after resetting the
-trees, collecting cyclic garbage after each transaction) to show it stays flat as N grows. SQLite by
-default (a temporary file); set CANOPY_BENCH_DATABASE_URL (or --url) to a PostgreSQL server URL
-to run there: the bench creates and drops its own databases next to the one named.
+inserts N queued trees in one project, and times, on the same data:
+  * raw: the grouping by hand, on the job's own tables: one `INSERT ... SELECT` of the orders
+    (500 trees each, numbered oldest first with `row_number()`) into `planting_orders` and one
+    `UPDATE ... FROM` stamping the trees with them; no capacity, no thresholds, no events, no
+    feed. This is the target's baseline;
+  * raw+feed: the same plus one `INSERT ... SELECT` of the `tree.ordered` feed item per tree
+    that the SPEC requires of the job (the rest of the job's work done by hand);
+  * bare: the two raw statements on a copy of the trees with one index (on id) where `trees`
+    has four, to show what the table's indexes cost;
+  * job: the real job, as the scheduler runs it (a few orders per transaction).
+Between runs the trees go back to the queue and, on PostgreSQL, the tables are vacuumed, so each
+run starts from the same state. It also measures the job's peak Python memory (tracemalloc, on a
+second run, collecting cyclic garbage after each transaction) to show it stays flat as N grows.
+SQLite by default (a temporary file); set CANOPY_BENCH_DATABASE_URL (or --url) to a PostgreSQL
+server URL to run there: the bench creates and drops its own databases next to the one named.
 """
 
 from __future__ import annotations
@@ -34,13 +35,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
-from sqlalchemy import bindparam, column, delete, insert, literal, select, table, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 
 from server.catalog.models import Project, ProjectSpecies, Species
 from server.clock import Clock, wall_clock
 from server.db import Database, new_id
 from server.feed.models import FeedItem
-from server.feed.service import new_ids_sql
+from server.feed.service import add_feed_items_from
 from server.migrations import upgrade
 from server.planting import jobs
 from server.planting.jobs import batch_planting_orders
@@ -53,56 +54,41 @@ from server.webhooks.models import WebhookDelivery
 INSERT_CHUNK = 10_000
 RAW_ORDER_SIZE = 500
 
-RAW_ORDERS = """
-INSERT INTO bench_orders (id, project_id, tree_count)
-SELECT project_id || ':' || CAST(bucket AS TEXT), project_id, COUNT(*)
-FROM (
-    SELECT project_id, (ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY queued_at, id) - 1) / 500 AS bucket
-    FROM bench_trees WHERE status = 'queued' AND bench_order IS NULL
-) AS ranked
-GROUP BY project_id, bucket
-"""
-
-RAW_TREES = """
-UPDATE {table} SET status = 'ordered', ordered_at = :now,
-       bench_order = ranked.project_id || ':' || CAST(ranked.bucket AS TEXT)
-FROM (
+RANKED = """
     SELECT id, project_id, (ROW_NUMBER() OVER (PARTITION BY project_id ORDER BY queued_at, id) - 1) / 500 AS bucket
-    FROM {table} WHERE status = 'queued' AND bench_order IS NULL
-) AS ranked
-WHERE {table}.id = ranked.id
+    FROM {trees} WHERE status = 'queued'
+"""
+# One id per (project, bucket), 36 characters like the job's UUIDs.
+ORDER_ID = {
+    "postgresql": "LEFT(ranked.project_id, 24) || LPAD(CAST(ranked.bucket AS TEXT), 12, '0')",
+    "sqlite": "SUBSTR(ranked.project_id, 1, 24) || PRINTF('%012d', ranked.bucket)",
+}
+RAW_ORDERS = """
+INSERT INTO {orders} (id, project_id, ngo_id, status, overdue, tree_count, issued_at)
+SELECT {order_id}, ranked.project_id, projects.ngo_id, 'issued', FALSE, COUNT(*), :now
+FROM ({ranked}) AS ranked JOIN projects ON projects.id = ranked.project_id
+GROUP BY ranked.project_id, ranked.bucket, projects.ngo_id
+"""
+RAW_TREES = """
+UPDATE {trees} SET status = 'ordered', ordered_at = :now, order_id = {order_id}
+FROM ({ranked}) AS ranked
+WHERE {trees}.id = ranked.id
 """
 
-# The "full" copy: the indexes of `trees` (bench_order standing for order_id) and of `feed_items`.
-FULL_TABLES = [
-    "CREATE TABLE bench_full_trees AS SELECT * FROM bench_trees",
-    "CREATE UNIQUE INDEX ix_bench_full_trees_id ON bench_full_trees (id)",
-    "CREATE UNIQUE INDEX ix_bench_full_growing ON bench_full_trees (user_id) WHERE status = 'growing'",
-    "CREATE INDEX ix_bench_full_user ON bench_full_trees (user_id, id)",
-    "CREATE INDEX ix_bench_full_queued ON bench_full_trees (project_id, queued_at) WHERE status = 'queued'",
-    "CREATE INDEX ix_bench_full_order ON bench_full_trees (bench_order)",
-    "CREATE TABLE bench_full_orders (id VARCHAR(80) PRIMARY KEY, project_id VARCHAR(36), tree_count INTEGER)",
-    "CREATE TABLE bench_feed AS SELECT * FROM feed_items WHERE 1 = 0",
-    "CREATE UNIQUE INDEX ix_bench_feed_id ON bench_feed (id)",
-    "CREATE INDEX ix_bench_feed_user ON bench_feed (user_id, id)",
-]
-FULL_ORDERS = RAW_ORDERS.replace("bench_trees", "bench_full_trees").replace("bench_orders", "bench_full_orders")
 
-
-def full_feed(dialect: str) -> Any:
-    """One `tree.ordered` item per tree the full raw run ordered, in one INSERT ... SELECT."""
-    trees = table("bench_full_trees", column("id"), column("user_id"), column("bench_order"))
-    feed = table("bench_feed", *(column(name) for name in ("id", "user_id", "type", "tree_id", "created_at")))
-    return insert(feed).from_select(
-        ["id", "user_id", "type", "tree_id", "created_at"],
-        select(
-            new_ids_sql(dialect),
-            trees.c.user_id,
-            literal("tree.ordered"),
-            trees.c.id,
-            bindparam("now", type_=FeedItem.__table__.c.created_at.type),
-        ).where(trees.c.bench_order.is_not(None)),
-    )
+async def raw_batching(database: Database, *, trees: str, orders: str, feed: bool) -> float:
+    """The grouping by hand in one transaction (and the feed items when `feed`); seconds taken."""
+    names = {"trees": trees, "orders": orders, "order_id": ORDER_ID[database.dialect]}
+    names["ranked"] = RANKED.format(**names)
+    started = time.perf_counter()
+    async with database.transaction() as session:
+        now = wall_clock()
+        await session.execute(text(RAW_ORDERS.format(**names)), {"now": now})
+        await session.execute(text(RAW_TREES.format(**names)), {"now": now})
+        if feed:
+            ordered = select(Tree.user_id, Tree.id.label("tree_id")).where(Tree.status == TreeStatus.ORDERED)
+            await add_feed_items_from(session, ordered, "tree.ordered", now=now)
+    return time.perf_counter() - started
 
 
 class Databases:
@@ -179,26 +165,35 @@ async def populate(database: Database, n: int) -> None:
             await session.execute(insert(Tree), rows)
     async with database.transaction() as session:
         await session.execute(text("CREATE TABLE bench_trees AS SELECT * FROM trees"))
-        await session.execute(text("ALTER TABLE bench_trees ADD COLUMN bench_order VARCHAR(80)"))
         await session.execute(text("CREATE INDEX ix_bench_trees_id ON bench_trees (id)"))
-        await session.execute(
-            text("CREATE TABLE bench_orders (id VARCHAR(80) PRIMARY KEY, project_id VARCHAR(36), tree_count INTEGER)")
-        )
-        for statement in FULL_TABLES:
-            await session.execute(text(statement))
-        if database.dialect == "postgresql":
-            await session.execute(text("ANALYZE"))
+        await session.execute(text("CREATE TABLE bench_orders AS SELECT * FROM planting_orders WHERE 1 = 0"))
+    await settle(database)
+
+
+async def settle(database: Database) -> None:
+    """On PostgreSQL, VACUUM ANALYZE: each run starts without the dead rows of the one before."""
+    if database.dialect != "postgresql":
+        return
+    async with database.writer.connect() as connection:
+        await (await connection.execution_options(isolation_level="AUTOCOMMIT")).execute(text("VACUUM ANALYZE"))
 
 
 async def reset(database: Database) -> None:
+    """Every tree back in the queue, no orders, events or feed items: the state before a run."""
     async with database.transaction() as session:
         await session.execute(
             update(Tree)
             .where(Tree.status == TreeStatus.ORDERED)
             .values(status=TreeStatus.QUEUED, order_id=None, ordered_at=None)
         )
-        await session.execute(delete(WebhookDelivery))
-        await session.execute(delete(PlantingOrder))
+        for model in (WebhookDelivery, PlantingOrder, FeedItem):
+            await session.execute(delete(model))
+    await settle(database)
+
+
+async def count(database: Database, model: Any) -> int:
+    async with database.read_sessions() as session:
+        return (await session.execute(select(func.count()).select_from(model))).scalar_one()
 
 
 async def measure(databases: Databases, n: int) -> dict[str, Any]:
@@ -209,31 +204,20 @@ async def measure(databases: Databases, n: int) -> dict[str, Any]:
     clock = Clock(test_clock=False, engine=database.reader)
     try:
         await populate(database, n)
-
-        started = time.perf_counter()
-        async with database.transaction() as session:
-            await session.execute(text(RAW_ORDERS))
-            await session.execute(text(RAW_TREES.format(table="bench_trees")), {"now": wall_clock()})
-        raw_s = time.perf_counter() - started
-
-        started = time.perf_counter()
-        async with database.transaction() as session:
-            now = wall_clock()
-            await session.execute(text(FULL_ORDERS))
-            await session.execute(text(RAW_TREES.format(table="bench_full_trees")), {"now": now})
-            await session.execute(full_feed(database.dialect), {"now": now})
-        full_s = time.perf_counter() - started
-        async with database.read_sessions() as session:
-            full_feed_items = (await session.execute(text("SELECT COUNT(*) FROM bench_feed"))).scalar_one()
-        assert full_feed_items == n, full_feed_items
-        async with database.read_sessions() as session:
-            raw_orders = (await session.execute(text("SELECT COUNT(*) FROM bench_orders"))).scalar_one()
+        raw_s = await raw_batching(database, trees="trees", orders="planting_orders", feed=False)
+        raw_orders = await count(database, PlantingOrder)
+        await reset(database)
+        raw_feed_s = await raw_batching(database, trees="trees", orders="planting_orders", feed=True)
+        assert await count(database, FeedItem) == n
+        await reset(database)
+        bare_s = await raw_batching(database, trees="bench_trees", orders="bench_orders", feed=False)
 
         started = time.perf_counter()
         counts = await batch_planting_orders(database, clock, settings)
         job_s = time.perf_counter() - started
         assert counts["trees_ordered"] == n, counts
         assert counts["orders_created"] == raw_orders, (counts, raw_orders)
+        assert await count(database, FeedItem) == n
 
         await reset(database)
         # Collect garbage after each committed transaction so the peak is live memory, not cyclic
@@ -254,9 +238,8 @@ async def measure(databases: Databases, n: int) -> dict[str, Any]:
         "orders": counts["orders_created"],
         "job_s": job_s,
         "raw_s": raw_s,
-        "ratio": job_s / raw_s if raw_s else float("inf"),
-        "full_s": full_s,
-        "full_ratio": job_s / full_s if full_s else float("inf"),
+        "raw_feed_s": raw_feed_s,
+        "bare_s": bare_s,
         "peak_mib": peak / 2**20,
     }
 
@@ -271,15 +254,17 @@ async def main() -> None:
     databases = Databases(args.url)
     print(f"batch-planting-orders on {'PostgreSQL' if args.url else 'SQLite'}, orders of {RAW_ORDER_SIZE} trees")
     print(
-        f"{'N':>10} {'orders':>7} {'job s':>9} {'raw s':>9} {'job/raw':>8} {'full s':>9} {'job/full':>9} "
-        f"{'job peak MiB':>13}"
+        f"{'N':>10} {'orders':>7} {'job s':>8} {'raw s':>8} {'job/raw':>8} {'raw+feed s':>11} {'job/raw+feed':>13} "
+        f"{'bare s':>8} {'job/bare':>9} {'job peak MiB':>13}"
     )
     try:
         for n in sizes:
             row = await measure(databases, n)
             print(
-                f"{row['n']:>10,} {row['orders']:>7,} {row['job_s']:>9.2f} {row['raw_s']:>9.2f} "
-                f"{row['ratio']:>8.1f} {row['full_s']:>9.2f} {row['full_ratio']:>9.1f} {row['peak_mib']:>13.2f}",
+                f"{row['n']:>10,} {row['orders']:>7,} {row['job_s']:>8.2f} {row['raw_s']:>8.2f} "
+                f"{row['job_s'] / row['raw_s']:>8.2f} {row['raw_feed_s']:>11.2f} "
+                f"{row['job_s'] / row['raw_feed_s']:>13.2f} {row['bare_s']:>8.2f} "
+                f"{row['job_s'] / row['bare_s']:>9.2f} {row['peak_mib']:>13.2f}",
                 flush=True,
             )
     finally:
