@@ -15,7 +15,9 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
+from server.settings import Settings
 from tests.api import Api, User
+from tests.faults.helpers import database
 from tests.planting.helpers import create_ngo, create_project, fund
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
@@ -117,3 +119,25 @@ async def test_a_planting_that_loses_its_connection(api: Api, cutter: Connection
     tree = await cut_then_retry(api, user, cutter, f"/v1/me/trees/{adopted.json()['id']}/plant", "UPDATE trees")
     assert tree["status"] == "queued"
     assert await user.balance() == 295
+
+
+async def test_a_database_restart_between_requests_goes_unnoticed(api: Api, settings: Settings) -> None:
+    """Every pooled connection dropped while idle (a restart or failover of the server): the
+    pool checks a connection before handing it out and replaces a dead one, so the next request
+    does not fail."""
+    if settings.is_sqlite:
+        pytest.skip("SQLite has no server: its connections cannot be dropped while they sit idle")
+    user = await api.register()
+    ball = (await user.walk(14_800))["ball"]
+    await api.advance_to_next_morning()  # the app's pool now holds connections
+    async with database(settings) as db, db.writer.connect() as connection:
+        dropped = await connection.scalar(
+            text(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    assert dropped >= 1
+    collected = await user.post(f"/v1/me/balls/{ball['id']}/collect")
+    assert collected.status_code == 200, collected.text
+    assert collected.json() == {"collected_g": 296, "balance_g": 296}
