@@ -19,6 +19,8 @@ logger = logging.getLogger("canopy.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:canopy:problem:"
+# Seconds a client should wait before retrying a request the database failed (503).
+DATABASE_RETRY_AFTER_S = 1
 
 
 class DomainError(Exception):
@@ -148,8 +150,16 @@ def _data_error(_: Request, exc: DataError) -> Response[dict[str, Any]]:
 
 
 def _database_error(_: Request, exc: DBAPIError) -> Response[dict[str, Any]]:
-    logger.exception("database error", exc_info=exc)
-    return problem_response(503, "database-unavailable", "The database could not complete the request.")
+    """Any other database failure, a lost connection included (`connection_invalidated`: the pool
+    has dropped it and the next request gets a fresh one): the transaction was rolled back, so
+    the client may simply retry."""
+    logger.exception("database error (connection lost: %s)", exc.connection_invalidated, exc_info=exc)
+    return problem_response(
+        503,
+        "database-unavailable",
+        "The database could not complete the request; nothing was written. Retry it.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
 
 
 def _recursion_error(_: Request, __: RecursionError) -> Response[dict[str, Any]]:

@@ -1,0 +1,105 @@
+"""Real `canopy` processes for the tests: `python -m server.cli ...` run with the test's settings.
+
+The settings travel as `CANOPY_*` environment variables (so `@pytest.mark.settings` overrides reach
+the subprocess too); a server is waited for on `/ready` and stopped with SIGTERM. Output goes to
+a file, never to an unread pipe that could fill up and stall the process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from server.settings import Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def canopy_env(settings: Settings, **overrides: Any) -> dict[str, str]:
+    """The environment of a process configured as `settings`, with some fields overridden."""
+    env = dict(os.environ)
+    for name, value in (settings.model_dump() | overrides).items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "1" if value else "0"
+        elif isinstance(value, (list, tuple, dict)):
+            text = json.dumps(value)
+        else:
+            text = str(value)
+        env[f"CANOPY_{name.upper()}"] = text
+    return env
+
+
+class Canopy:
+    """One `python -m server.cli <args>` process; its stdout and stderr go to `log`."""
+
+    def __init__(self, settings: Settings, *args: str, log: Path, **overrides: Any) -> None:
+        self.log = log
+        with log.open("wb") as output:  # the child keeps its own descriptor
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", *args],
+                env=canopy_env(settings, **overrides),
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15) -> None:
+        """SIGTERM, then SIGKILL if it does not exit in time."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+@contextmanager
+def running_servers(
+    settings: Settings, logs: Path, *, count: int = 1, workers: int = 1, **overrides: Any
+) -> Iterator[list[str]]:
+    """`count` `canopy serve` processes on free ports, started together and all answering
+    `/ready`; yields their base URLs and stops them after. Their output goes to `logs`/server-N.log."""
+    servers: list[Canopy] = []
+    bases: list[str] = []
+    try:
+        for number in range(count):
+            port = free_port()
+            args = ("serve", "--port", str(port), "--workers", str(workers))
+            servers.append(Canopy(settings, *args, log=logs / f"server-{number}.log", **overrides))
+            bases.append(f"http://127.0.0.1:{port}")
+        deadline = time.monotonic() + 60
+        for server, base in zip(servers, bases, strict=True):
+            while not _ready(base):
+                if server.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start:\n{server.output()[-3000:]}")
+                time.sleep(0.1)
+        yield bases
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _ready(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/ready", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
