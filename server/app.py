@@ -27,7 +27,7 @@ from server.certificates.signing import load_signing_key
 from server.clock import Clock, TestClockController, provide_now
 from server.db import Database, provide_db_session
 from server.energy.controllers import EnergyController
-from server.errors import EXCEPTION_HANDLERS
+from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.feed.controllers import FeedController
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await state.database.dispose()
 
     metrics = PrometheusConfig(app_name="canopy", prefix="canopy", group_path=True, exclude=["/metrics"])
-    return Litestar(
+    app = Litestar(
         route_handlers=[
             HealthController,
             MetricsController,
@@ -138,3 +138,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(security_schemes=SECURITY_SCHEMES),
         ),
     )
+    declare_problem_responses(app)
+    return app

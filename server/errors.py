@@ -11,8 +11,11 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
+from litestar.routes import HTTPRoute
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 logger = logging.getLogger("canopy.errors")
@@ -74,6 +77,71 @@ class Forbidden(DomainError):
 class BadRequest(DomainError):
     status = 400
     problem = "bad-request"
+
+
+class ProblemField(BaseModel):
+    field: str | None = None
+    message: str | None = None
+
+
+class Problem(BaseModel):
+    """The problem+json body every error answers with (its OpenAPI schema)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemField] | None = None
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI `responses=` for the refusals a handler answers beyond the generic ones (see below)."""
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            media_type=PROBLEM_MEDIA_TYPE,
+            description=HTTPStatus(status).description or HTTPStatus(status).phrase,
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+_NOT_PARAMETERS = {"state", "request", "scope", "headers", "cookies", "query", "data", "body"}
+
+
+def _generic_problems(route: HTTPRoute, handler: Any) -> set[int]:
+    """What any operation of this shape may answer: 400 for input, 401/403 for credentials, 404 for ids."""
+    statuses: set[int] = set()
+    dependencies = handler.resolve_dependencies()
+    parameters = [n for n in handler.parsed_fn_signature.parameters if n not in dependencies]
+    if "data" in parameters:
+        statuses |= {400, 413}
+    if any(n not in _NOT_PARAMETERS for n in parameters):
+        statuses.add(400)
+    if route.path_parameters:
+        statuses.add(404)
+    schemes = {name for requirement in handler.resolve_security() for name in requirement}
+    if schemes:
+        statuses.add(401)
+    if "operator" in schemes:
+        statuses.add(403)
+    return statuses
+
+
+def declare_problem_responses(app: Litestar) -> None:
+    """Declare problem+json error responses on every operation, once, before the OpenAPI document is built.
+
+    Litestar documents its own validation body (status_code/detail/extra) as JSON; Canopy answers
+    problem+json. A handler's own `responses=problems(...)` come on top of the generic ones.
+    """
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                handler.responses = {
+                    **problems(*sorted(_generic_problems(route, handler))),
+                    **(handler.responses or {}),
+                }
 
 
 def problem_body(status: int, problem: str, detail: str, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -190,8 +258,11 @@ __all__ = [
     "DomainError",
     "Forbidden",
     "NotFound",
+    "Problem",
     "Unauthorized",
     "Unprocessable",
+    "declare_problem_responses",
     "problem_body",
     "problem_response",
+    "problems",
 ]

@@ -15,6 +15,7 @@ import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -136,20 +137,25 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "settings(**overrides): Settings fields for this test's app")
 
 
-@pytest.fixture
-def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """Test settings; `@pytest.mark.settings(order_min_trees=5, ...)` overrides fields for one test."""
-    marker = request.node.get_closest_marker("settings")
+def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    """The settings every test app runs with: test clock on, scheduler off, cheap password hashing."""
     return Settings(
         database_url=database_url,
-        data_dir=tmp_path / "data",
+        data_dir=data_dir,
         test_clock=True,
         scheduler_enabled=False,
         argon2_time_cost=1,
         argon2_memory_kib=1024,
         webhook_allow_private=True,
-        **(marker.kwargs if marker else {}),
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """Test settings; `@pytest.mark.settings(order_min_trees=5, ...)` overrides fields for one test."""
+    marker = request.node.get_closest_marker("settings")
+    return make_settings(database_url, tmp_path / "data", **(marker.kwargs if marker else {}))
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from server.catalog.schemas import (
     SpeciesPublic,
     feature_collection,
 )
+from server.errors import problems
 from server.pagination import Page
 from server.validation import ResourceId
 
@@ -61,7 +62,7 @@ class CatalogController(Controller):
 class AdminSpeciesController(OperatorController):
     path = "/admin/species"
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=problems(409))
     async def create(self, db_session: NamedDependency[AsyncSession], data: JSONBody[SpeciesCreate]) -> SpeciesPublic:
         return await service.create_species(db_session, data)
 
@@ -69,7 +70,7 @@ class AdminSpeciesController(OperatorController):
 class AdminProjectController(OperatorController):
     path = "/admin/projects"
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=problems(409, 422))
     async def create(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -79,7 +80,7 @@ class AdminProjectController(OperatorController):
         project = await service.create_project(db_session, data, now)
         return await service.admin_project(db_session, project)
 
-    @patch("/{project_id:str}", media_type=MediaType.JSON)
+    @patch("/{project_id:str}", media_type=MediaType.JSON, responses=problems(409, 422))
     async def update(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -101,7 +102,7 @@ class AdminActionController(OperatorController):
     async def list_actions(self, db_session: NamedDependency[AsyncSession]) -> Page[ActionTypeAdmin]:
         return Page(items=[ActionTypeAdmin.model_validate(a) for a in await service.list_all_actions(db_session)])
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=problems(409))
     async def create(
         self, db_session: NamedDependency[AsyncSession], data: JSONBody[ActionTypeCreate]
     ) -> ActionTypeAdmin:
@@ -116,7 +117,7 @@ class AdminActionController(OperatorController):
     ) -> ActionTypeAdmin:
         return ActionTypeAdmin.model_validate(await service.change_action(db_session, code, data))
 
-    @post("/{code:str}/retire", status_code=200)
+    @post("/{code:str}/retire", status_code=200, responses=problems(409))
     async def retire(
         self,
         db_session: NamedDependency[AsyncSession],

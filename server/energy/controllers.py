@@ -24,12 +24,12 @@ from server.energy.schemas import (
     StepsPublic,
     StepsRequest,
 )
-from server.errors import Unprocessable
+from server.errors import Unprocessable, problems
 from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
 from server.trees import images
 from server.trees import service as trees
-from server.trees.controllers import IfNoneMatch, png_response
+from server.trees.controllers import NOT_MODIFIED, IfNoneMatch, png_response
 from server.users.models import User
 from server.validation import ResourceId
 
@@ -50,7 +50,7 @@ class EnergyController(UserController):
     path = "/me"
     tags = ["energy"]
 
-    @put("/steps/{day:str}")
+    @put("/steps/{day:str}", responses=problems(409, 422))
     async def report_steps(
         self,
         state: State,
@@ -84,7 +84,7 @@ class EnergyController(UserController):
             balls=[service.to_public(ball, now) for ball in balls],
         )
 
-    @get("/forest.png", media_type="image/png")
+    @get("/forest.png", media_type="image/png", responses=NOT_MODIFIED)
     async def forest_image(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -102,7 +102,7 @@ class EnergyController(UserController):
         rendered = await images.cached_png(images.FORESTS, scene, images.render_forest, scene)
         return png_response(rendered, if_none_match)
 
-    @post("/balls/{ball_id:str}/collect", status_code=200)
+    @post("/balls/{ball_id:str}/collect", status_code=200, responses=problems(409))
     async def collect(
         self,
         state: State,

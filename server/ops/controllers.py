@@ -9,7 +9,7 @@ from litestar.datastructures import State
 from litestar.params import FromPath
 
 from server.auth import OperatorController
-from server.errors import problem_response
+from server.errors import problem_response, problems
 from server.migrations import current_revision, head_revision
 from server.scheduler import run_job
 from server.validation import ResourceId
@@ -25,7 +25,7 @@ class HealthController(Controller):
         """The process is alive."""
         return {"status": "ok"}
 
-    @get("/ready")
+    @get("/ready", responses=problems(503))
     async def ready(self, state: State) -> Response[Any]:
         """The database answers and is migrated to the code's head revision."""
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,15 +13,17 @@ import qrcode
 from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.openapi import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
 from litestar.params import FromPath, JSONBody, PathParameter
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from qrcode.image.pil import PilImage
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import OperatorController, UserController
 from server.db import provide_write_session
-from server.errors import BadRequest, DomainError
+from server.errors import BadRequest, DomainError, problems
 from server.pagination import Cursor, Limit, Page
 from server.partners import service
 from server.partners.models import Partner, PartnerKey, PartnerReport
@@ -38,6 +41,7 @@ from server.partners.schemas import (
     PartnerUpdated,
     ReportCreated,
     ReportPublic,
+    ReportRequest,
     VoidRequest,
     VoidResult,
 )
@@ -63,7 +67,7 @@ def _public(partner: Partner) -> PartnerPublic:
 class AdminPartnerController(OperatorController):
     path = "/admin/partners"
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=problems(409, 422))
     async def create(
         self,
         state: State,
@@ -93,7 +97,7 @@ class AdminPartnerController(OperatorController):
     async def read(self, db_session: NamedDependency[AsyncSession], partner_id: FromPath[ResourceId]) -> PartnerPublic:
         return _public(await service.get_partner(db_session, partner_id))
 
-    @patch("/{partner_id:str}")
+    @patch("/{partner_id:str}", responses=problems(409, 422))
     async def update(
         self,
         state: State,
@@ -155,7 +159,7 @@ class GreenCodeController(UserController):
     path = "/me"
     tags = ["partners"]
 
-    @post("/green-code", status_code=201)
+    @post("/green-code", status_code=201, responses=problems(409))
     async def issue(
         self,
         state: State,
@@ -217,6 +221,39 @@ class GreenCodeController(UserController):
         await service.unlink(db_session, current_user.id, partner_id, now)
 
 
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """A pydantic JSON schema without `$defs` (an OpenAPI document resolves `#/...` from its root),
+    with pydantic's `ge`/`le` (emitted after a BeforeValidator) as the JSON Schema keywords."""
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        return _inline(defs[node["$ref"].rpartition("/")[2]], defs)
+    keywords = {"ge": "minimum", "le": "maximum"}
+    return {keywords.get(k, k): _inline(v, defs) for k, v in node.items() if k not in ("$defs", "title")}
+
+
+def signed_body(schema: dict[str, Any]) -> type[Operation]:
+    """Documents the JSON body of a signed route, which parses it by hand (the signature covers the raw
+    bytes, and the report_id check comes before validation, SPEC 7.2)."""
+
+    @dataclass
+    class SignedBodyOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(content={MediaType.JSON: OpenAPIMediaType(schema=schema)}, required=True)  # type: ignore[arg-type]
+
+    return SignedBodyOperation
+
+
+def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
+    raw = model.model_json_schema()
+    return _inline(raw, raw.get("$defs", {}))
+
+
+REPORT_SCHEMA = _schema_of(ReportRequest)
+
+
 def _json(body: Any, status: int) -> Response[Any]:
     return Response(content=body, status_code=status, media_type=MediaType.JSON)
 
@@ -240,7 +277,15 @@ class PartnerReportController(Controller):
     dependencies = {"partner": Provide(provide_partner)}
     security = [{"partner": []}]
 
-    @post("/reports", status_code=201)
+    @post(
+        "/reports",
+        status_code=201,
+        operation_class=signed_body(REPORT_SCHEMA),
+        responses={
+            200: ResponseSpec(ReportCreated, description="A replay: the same report_id and JSON value again"),
+            **problems(400, 403, 409, 413, 422),
+        },
+    )
     async def report(
         self,
         state: State,
@@ -248,7 +293,7 @@ class PartnerReportController(Controller):
         db_session: NamedDependency[AsyncSession],
         partner: NamedDependency[Partner],
         now: NamedDependency[datetime],
-    ) -> Response[Any]:
+    ) -> Response[ReportCreated]:
         """One report -> 201 ReportCreated; the same report_id and JSON value again -> 200 with the first response."""
         raw = await request.json()
         ctx = await service.report_context(db_session, state.settings, partner, now, [raw])
@@ -260,7 +305,19 @@ class PartnerReportController(Controller):
             return Response(content=outcome.raw.encode(), status_code=200, media_type=MediaType.JSON)
         return _json(outcome.body, 201)
 
-    @post("/reports/batch", status_code=200)
+    @post(
+        "/reports/batch",
+        status_code=200,
+        operation_class=signed_body(
+            {
+                "type": "object",
+                "properties": {"reports": {"type": "array", "items": REPORT_SCHEMA}},
+                "required": ["reports"],
+                "additionalProperties": False,
+            }
+        ),
+        responses=problems(400, 413),
+    )
     async def batch(
         self,
         state: State,
@@ -300,7 +357,12 @@ class PartnerReportController(Controller):
         reports, next_cursor = await service.list_reports(db_session, partner.id, cursor, limit)
         return Page(items=[_report_public(r) for r in reports], next_cursor=next_cursor)
 
-    @post("/reports/{report_id:str}/void", status_code=200)
+    @post(
+        "/reports/{report_id:str}/void",
+        status_code=200,
+        operation_class=signed_body(_schema_of(VoidRequest)),
+        responses=problems(409),
+    )
     async def void(
         self,
         state: State,

@@ -294,8 +294,8 @@ class ReportContext:
 
 
 def _strings(raw_reports: list[Any], name: str, pattern: re.Pattern[str]) -> list[str]:
-    values = {r.get(name) for r in raw_reports if isinstance(r, dict)}
-    return [v for v in values if isinstance(v, str) and pattern.fullmatch(v)]
+    values = {r[name] for r in raw_reports if isinstance(r, dict) and isinstance(r.get(name), str)}
+    return [v for v in values if pattern.fullmatch(v)]
 
 
 async def report_context(

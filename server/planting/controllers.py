@@ -19,7 +19,7 @@ from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import OperatorController, bearer_token
-from server.errors import BadRequest, DomainError, Forbidden, Unauthorized
+from server.errors import BadRequest, DomainError, Forbidden, Unauthorized, problems
 from server.pagination import Cursor, Limit, Page
 from server.planting import photos, service
 from server.planting.models import Ngo
@@ -139,7 +139,7 @@ class NgoController(Controller):
         )
         return ItemResults(results=results).model_dump(mode="json", exclude_none=True)
 
-    @post("/photos", status_code=201, request_max_body_size=PHOTO_BODY_LIMIT)
+    @post("/photos", status_code=201, request_max_body_size=PHOTO_BODY_LIMIT, responses=problems(409, 422))
     async def upload_photo(
         self,
         state: State,
@@ -183,7 +183,7 @@ class PhotoController(Controller):
 class AdminNgoController(OperatorController):
     path = "/admin/ngos"
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=problems(409, 422))
     async def create(
         self,
         state: State,
@@ -196,7 +196,7 @@ class AdminNgoController(OperatorController):
         created = NgoCreated(id=ngo.id, name=ngo.name, key_id=key.key_id, api_key=key.api_key, webhook_secret=secret)
         return created.model_dump(mode="json", exclude_none=True)
 
-    @patch("/{ngo_id:str}")
+    @patch("/{ngo_id:str}", responses=problems(409, 422))
     async def update(
         self,
         state: State,

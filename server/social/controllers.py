@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
+from server.errors import problems
 from server.pagination import Cursor, Limit, Page
 from server.social import service
 from server.social.schemas import (
@@ -42,7 +43,7 @@ class FriendsController(UserController):
     path = "/me"
     tags = ["play"]
 
-    @post("/friends", status_code=201)
+    @post("/friends", status_code=201, responses=problems(404, 409))
     async def request_friend(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -87,7 +88,7 @@ class FriendsController(UserController):
         items, next_cursor = await service.list_requests(db_session, current_user, direction, cursor, limit)
         return Page(items=items, next_cursor=next_cursor)
 
-    @post("/friend-requests/{request_id:str}/accept", status_code=200)
+    @post("/friend-requests/{request_id:str}/accept", status_code=200, responses=problems(409))
     async def accept(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -98,7 +99,7 @@ class FriendsController(UserController):
         request = await service.respond(db_session, current_user, request_id, True, now)
         return (await service.requests_public(db_session, [request]))[0]
 
-    @post("/friend-requests/{request_id:str}/decline", status_code=200)
+    @post("/friend-requests/{request_id:str}/decline", status_code=200, responses=problems(409))
     async def decline(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -109,7 +110,7 @@ class FriendsController(UserController):
         request = await service.respond(db_session, current_user, request_id, False, now)
         return (await service.requests_public(db_session, [request]))[0]
 
-    @post("/shield", status_code=200)
+    @post("/shield", status_code=200, responses=problems(409))
     async def use_shield(
         self,
         state: State,
@@ -150,7 +151,7 @@ class PlayController(UserController):
         """A friend's tree and balls (never their balance), with what you may do to each ball."""
         return await service.friend_forest(db_session, state.settings, current_user, handle, now)
 
-    @post("/balls/{ball_id:str}/steal", status_code=200)
+    @post("/balls/{ball_id:str}/steal", status_code=200, responses=problems(409))
     async def steal(
         self,
         state: State,
@@ -163,7 +164,7 @@ class PlayController(UserController):
         stolen = await service.steal(db_session, state.settings, current_user, handle, ball_id, now)
         return Stolen(stolen_g=stolen)
 
-    @post("/balls/{ball_id:str}/help-collect", status_code=200)
+    @post("/balls/{ball_id:str}/help-collect", status_code=200, responses=problems(409))
     async def help_collect(
         self,
         state: State,
@@ -176,7 +177,7 @@ class PlayController(UserController):
         collected = await service.help_collect(db_session, state.settings, current_user, handle, ball_id, now)
         return HelpCollected(collected_g=collected)
 
-    @post("/water", status_code=200)
+    @post("/water", status_code=200, responses=problems(409))
     async def water(
         self,
         state: State,

@@ -7,11 +7,13 @@ from typing import Annotated
 
 from litestar import Response, delete, get, patch, post
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromHeader, FromPath, HeaderParameter, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
+from server.errors import problems
 from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
 from server.trees import images, service
@@ -22,6 +24,7 @@ from server.validation import ResourceId
 
 IfNoneMatch = Annotated[str | None, HeaderParameter(name="If-None-Match", description="An ETag of an earlier image")]
 PNG_CACHE_CONTROL = "private, max-age=60"
+NOT_MODIFIED = {304: ResponseSpec(None, description="The If-None-Match ETag is current: no body")}
 
 
 def png_response(rendered: images.Rendered, if_none_match: str | None) -> Response[bytes]:
@@ -40,7 +43,7 @@ class TreeController(UserController):
         balance = await ledger.balance_of(session, user.id)
         return (await service.to_public(session, [tree], balance.balance_g))[0]
 
-    @post("/", status_code=201)
+    @post("/", status_code=201, responses=problems(404, 409, 422))
     async def adopt(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -74,7 +77,7 @@ class TreeController(UserController):
     ) -> TreePublic:
         return await self._public(db_session, current_user, await service.get_own(db_session, current_user.id, tree_id))
 
-    @get("/{tree_id:str}/image.png", media_type="image/png")
+    @get("/{tree_id:str}/image.png", media_type="image/png", responses=NOT_MODIFIED)
     async def image(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -105,7 +108,7 @@ class TreeController(UserController):
             await db_session.refresh(tree)
         return await self._public(db_session, current_user, tree)
 
-    @delete("/{tree_id:str}", status_code=204)
+    @delete("/{tree_id:str}", status_code=204, responses=problems(409))
     async def abandon(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -114,7 +117,7 @@ class TreeController(UserController):
     ) -> None:
         await service.abandon(db_session, current_user.id, tree_id)
 
-    @post("/{tree_id:str}/plant", status_code=200)
+    @post("/{tree_id:str}/plant", status_code=200, responses=problems(409))
     async def plant(
         self,
         db_session: NamedDependency[AsyncSession],

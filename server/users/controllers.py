@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
+from server.errors import problems
 from server.users import service
 from server.users.models import User
 from server.users.schemas import (
@@ -28,7 +29,7 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/register", status_code=201)
+    @post("/register", status_code=201, responses=problems(409))
     async def register(
         self,
         state: State,
@@ -39,7 +40,7 @@ class AuthController(Controller):
         user, tokens = await service.register(db_session, state.settings, state.passwords, data, now)
         return Registered(user=service.to_public(user, now), **tokens.model_dump())
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, responses=problems(401, 429))
     async def login(
         self,
         state: State,
@@ -52,7 +53,7 @@ class AuthController(Controller):
             db_session, state.settings, state.passwords, state.login_throttle, data.handle, data.password, address
         )
 
-    @post("/refresh", status_code=200)
+    @post("/refresh", status_code=200, responses=problems(401))
     async def refresh(
         self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]
     ) -> Tokens:
@@ -71,7 +72,7 @@ class MeController(UserController):
     async def read(self, current_user: NamedDependency[User], now: NamedDependency[datetime]) -> UserPublic:
         return service.to_public(current_user, now)
 
-    @patch("/")
+    @patch("/", responses=problems(409))
     async def update(
         self,
         state: State,

@@ -32,6 +32,9 @@ async def test_bad_quantities(api: Api, quantity: object) -> None:
         {"report_id": "nul\x00"},
         {"report_id": "x" * 101},
         {"report_id": 12},
+        {"report_id": {"x": 1}},  # unhashable values once crashed the batched look-ups (500)
+        {"green_code": ["123456789012345678"]},
+        {"user_ref": {}},
         {"green_code": "12345"},
         {"green_code": 123456789012345678},
         {"green_code": "12345678901234567\x00"},
