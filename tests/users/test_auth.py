@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from tests.api import Api
 
@@ -132,9 +133,8 @@ async def test_timezone_change_waits_for_local_midnight_and_seven_days(api: Api)
     assert response.status_code == 200
     body = response.json()
     assert body["timezone"] == "UTC" and body["pending_timezone"] == "Asia/Tokyo"
-    now = await api.now()
-    assert body["pending_timezone_at"].startswith(now.date().isoformat()[:8])
-    assert body["pending_timezone_at"].endswith("T00:00:00Z")
+    tomorrow = (await api.now()).date() + timedelta(days=1)  # the next midnight in the user's zone, UTC
+    assert body["pending_timezone_at"] == f"{tomorrow.isoformat()}T00:00:00Z"
 
     too_soon = await user.patch("/v1/me", json={"timezone": "Europe/Paris"})
     assert too_soon.status_code == 409
