@@ -18,12 +18,12 @@ from tests.faults.helpers import assert_orders_whole, batching_progress, databas
 from tests.planting.helpers import create_ngo, create_project
 from tests.processes import Canopy
 
-TREES = 1_000
+TREES = 600
 ORDER_SIZE = 10
 KILL_AFTER = 5  # orders committed
 
 
-# One small order per transaction (settings an operator has too): the run commits 100 times over a
+# One small order per transaction (settings an operator has too): the run commits 60 times over a
 # few seconds, so the kill lands in the middle of the run, most likely inside a transaction.
 @pytest.mark.settings(order_max_trees=ORDER_SIZE, order_min_trees=ORDER_SIZE, order_batch_orders=1)
 async def test_a_run_killed_mid_way_is_finished_by_the_next(api: Api, settings: Settings, tmp_path: Path) -> None:

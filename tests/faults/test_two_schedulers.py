@@ -36,7 +36,7 @@ from tests.planting.helpers import create_ngo, create_project
 from tests.processes import running_servers
 from tests.webhooks.test_delivery import Receiver
 
-USERS = 20  # each with two balls left to expire
+USERS = 12  # each with two balls left to expire (6 chunks of 4)
 OLD_TREES = 100  # ordered before the replicas start: 10 orders that become overdue
 NEW_TREES = 300  # queued in a project whose season has not opened: 30 orders to issue
 ORDER_SIZE = 10
