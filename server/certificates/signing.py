@@ -30,11 +30,19 @@ def load_signing_key(settings: Settings) -> Ed25519PrivateKey:
         return Ed25519PrivateKey.from_private_bytes(b64url_decode(settings.signing_key))
     path = Path(settings.data_dir) / "certificate-signing-key"
     if not path.exists():
+        # Written whole under a private name, then linked into place: workers starting together
+        # all find one complete key (a loser's link fails and it reads the winner's).
         path.parent.mkdir(parents=True, exist_ok=True)
-        seed = os.urandom(32)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        draft = path.with_name(f"{path.name}.{os.getpid()}")
+        descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as handle:
-            handle.write(b64url(seed))
+            handle.write(b64url(os.urandom(32)))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
     return Ed25519PrivateKey.from_private_bytes(b64url_decode(path.read_text().strip()))
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import multiprocessing
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -123,3 +125,31 @@ async def test_unknown_and_malformed_numbers(api: Api) -> None:
         response = await api.client.get(f"/v1/certificates/{bad}")
         assert 400 <= response.status_code < 500
         assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def _load_key_together(data_dir: str, barrier: Any, results: Any) -> None:
+    from server.certificates.signing import load_signing_key, public_key_b64
+    from server.settings import Settings
+
+    barrier.wait()
+    try:
+        results.put(public_key_b64(load_signing_key(Settings(data_dir=data_dir))))
+    except Exception as exc:
+        results.put(repr(exc))
+
+
+def test_workers_starting_together_share_one_generated_signing_key(tmp_path) -> None:
+    """`canopy serve --workers N` on a fresh data dir: every worker makes the key at once."""
+    context = multiprocessing.get_context("fork")
+    workers = 8
+    barrier, results = context.Barrier(workers), context.Queue()
+    processes = [
+        context.Process(target=_load_key_together, args=(str(tmp_path), barrier, results)) for _ in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    keys = [results.get(timeout=30) for _ in processes]
+    for process in processes:
+        process.join(timeout=30)
+    assert len(set(keys)) == 1, keys
+    assert [p.name for p in tmp_path.iterdir()] == ["certificate-signing-key"]
