@@ -1,4 +1,5 @@
-"""Truly parallel requests: a real server with two worker processes, hit from many threads at once."""
+"""Truly parallel requests: a real server with two worker processes, hit from many threads at once,
+and a load of several hundred mixed requests from 64 connections, checked against the ledger."""
 
 from __future__ import annotations
 
@@ -244,6 +245,7 @@ async def load_mix(api: Api, population: dict[str, Any], forests: list[dict[str,
         calls.append(Call(kind, actor, send, meta))
 
     for i, user in enumerate(users):
+        assert forests[i]["balance_g"] == 400 and [b["state"] for b in forests[i]["balls"]] == ["ripe"] * 3
         walks = sorted((b for b in forests[i]["balls"] if b["action"] == "walk"), key=lambda b: b["ripens_at"])
         old, fresh = walks[0]["id"], walks[1]["id"]
         bus = next(b["id"] for b in forests[i]["balls"] if b["action"] == "bus_ride")
@@ -333,8 +335,19 @@ async def test_hundreds_of_mixed_requests_across_two_workers(server: str, settin
             call.response.text if call.response else None,
         )
     assert audit["ok"], audit
+    assert_responses_add_up(calls, before, after, audit_before, audit)
 
-    # Replay each response into the balances it reported: balance - owed moves by exactly these.
+
+def assert_responses_add_up(
+    calls: list[Call],
+    before: list[dict[str, Any]],
+    after: list[dict[str, Any]],
+    audit_before: dict[str, Any],
+    audit: dict[str, Any],
+) -> None:
+    """Replay every response into what it reported: each user's balance - owed moves by exactly
+    the grams they were told about, no ball is collected twice or robbed beyond its allowance,
+    each report is awarded once, and the energy issued grows by exactly the awards less the voids."""
     net = [f["balance_g"] - f["owed_g"] for f in before]
     amounts = {b["id"]: b["amount_g"] for f in before for b in f["balls"]}
     final = {b["id"]: b for f in after for b in f["balls"]}
@@ -366,7 +379,7 @@ async def test_hundreds_of_mixed_requests_across_two_workers(server: str, settin
         elif call.kind == "void":
             voids[actor].append(body)
     claimed = [ball for balls, _ in claims for ball in balls]
-    assert len(claimed) == len(set(claimed)), "a ball was collected twice"
+    assert len(claimed) == len(set(claimed)), ("a ball was collected twice", sorted(claimed))
     for balls, grams in claims:
         assert grams == sum(amounts[b] - final[b]["stolen_g"] for b in balls), (balls, grams)
     for ball, grams in stolen.items():
