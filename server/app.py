@@ -97,7 +97,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state = app.state
-        state.database = Database(settings.database_url)
+        state.database = Database(
+            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
         state.clock = Clock(test_clock=settings.test_clock, engine=state.database.reader)
         state.passwords = Passwords(settings)
         state.signing_key = load_signing_key(settings)

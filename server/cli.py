@@ -22,7 +22,7 @@ async def _with_state(work: Any) -> Any:
     from server.db import Database
 
     settings = get_settings()
-    database = Database(settings.database_url)
+    database = Database(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
     state = SimpleNamespace(
         settings=settings, database=database, clock=Clock(test_clock=settings.test_clock, engine=database.reader)
     )

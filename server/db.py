@@ -8,7 +8,6 @@ so readers do not queue behind writers.
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 import uuid
@@ -55,12 +54,11 @@ def _prepare_sqlite_file(url: str) -> None:
 def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEngine:
     """An async engine; on SQLite, connections configured for correctness."""
     if not url.startswith("sqlite"):
-        if "poolclass" not in kwargs:
-            kwargs.setdefault("pool_size", int(os.environ.get("CANOPY_DB_POOL_SIZE", "10")))
-            kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("pool_pre_ping", True)
         return create_async_engine(url, **kwargs)
 
+    kwargs.pop("pool_size", None)  # SQLite: one file, the default pool per engine
+    kwargs.pop("max_overflow", None)
     _prepare_sqlite_file(url)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
     begin_statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
@@ -98,9 +96,9 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 class Database:
     """The app's engines and session factories (one writer, one reader)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
         self.url = url
-        self.writer = create_engine(url, immediate=True)
+        self.writer = create_engine(url, immediate=True, pool_size=pool_size, max_overflow=max_overflow)
         self.reader = create_engine(url, immediate=False) if url.startswith("sqlite") else self.writer
         self.write_sessions = async_sessionmaker(self.writer, class_=AsyncSession, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.reader, class_=AsyncSession, expire_on_commit=False)
