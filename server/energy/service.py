@@ -7,6 +7,7 @@ counter row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -61,6 +62,72 @@ def ripening_of(settings: Settings, day: date, zone: ZoneInfo) -> tuple[datetime
     return ripens_at, ripens_at + timedelta(hours=settings.ball_expires_after_h)
 
 
+@dataclass(frozen=True, slots=True)
+class Award:
+    """`grams` to issue into the user's ball of that action and local day."""
+
+    user: User
+    action_code: str
+    day: date
+    grams: int
+
+
+async def award_many(session: AsyncSession, settings: Settings, awards: list[Award], now: datetime) -> list[str | None]:
+    """Issue many awards in one upsert of their balls and one ledger posting (a request's round
+    trips do not grow with its users). Returns each award's ball id, None where that day's ball
+    has already ripened (a ripe ball is frozen) and nothing was issued for it.
+
+    Rows go in (user, action, day) order, so concurrent requests lock shared balls in the same
+    order; two awards of one request must not name the same ball.
+    """
+    rows = []
+    for a in sorted(awards, key=lambda a: (a.user.id, a.action_code, a.day)):
+        ripens_at, expires_at = ripening_of(settings, a.day, user_zone(a.user, now))
+        rows.append(
+            {
+                "id": new_id(),
+                "user_id": a.user.id,
+                "action_code": a.action_code,
+                "local_day": a.day,
+                "amount_g": a.grams,
+                "remaining_g": a.grams,
+                "ripens_at": ripens_at,
+                "expires_at": expires_at,
+                "created_at": now,
+            }
+        )
+    if not rows:
+        return []
+    statement = dialect_insert(session)(Ball.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Ball.user_id, Ball.action_code, Ball.local_day],
+        set_={
+            "amount_g": Ball.amount_g + statement.excluded.amount_g,
+            "remaining_g": Ball.remaining_g + statement.excluded.remaining_g,
+        },
+        where=Ball.ripens_at > now,  # a ripe ball is frozen
+    ).returning(Ball.id, Ball.user_id, Ball.action_code, Ball.local_day)
+    # executemany: one compiled statement, sent as multi-row INSERTs by the driver's batching
+    result = await session.execute(statement, rows)
+    ids = {(row.user_id, row.action_code, row.local_day): row.id for row in result}
+    ball_ids = [ids.get((a.user.id, a.action_code, a.day)) for a in awards]
+    await ledger.post_many(
+        session,
+        TransactionKind.AWARD,
+        [
+            (
+                a.user.id,
+                a.action_code,
+                [Leg(Account.ISSUED, -a.grams), Leg(Account.BALL, a.grams, a.user.id, ball_id=b)],
+            )
+            for a, b in zip(awards, ball_ids, strict=True)
+            if b is not None
+        ],
+        now,
+    )
+    return ball_ids
+
+
 async def award(
     session: AsyncSession,
     settings: Settings,
@@ -69,42 +136,12 @@ async def award(
     day: date,
     grams: int,
     now: datetime,
-) -> Ball:
-    """Issue `grams` into the user's ball of that action and local day, creating it if needed."""
-    zone = user_zone(user, now)
-    ripens_at, expires_at = ripening_of(settings, day, zone)
-    insert = dialect_insert(session)
-    statement = insert(Ball).values(
-        id=new_id(),
-        user_id=user.id,
-        action_code=action_code,
-        local_day=day,
-        amount_g=grams,
-        remaining_g=grams,
-        ripens_at=ripens_at,
-        expires_at=expires_at,
-        created_at=now,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[Ball.user_id, Ball.action_code, Ball.local_day],
-        set_={
-            "amount_g": Ball.amount_g + statement.excluded.amount_g,
-            "remaining_g": Ball.remaining_g + statement.excluded.remaining_g,
-        },
-        where=Ball.ripens_at > now,  # a ripe ball is frozen
-    ).returning(Ball.id)
-    ball_id = (await session.execute(statement)).scalar()
+) -> str:
+    """Issue `grams` into the user's ball of that action and local day; returns the ball's id."""
+    ball_id = (await award_many(session, settings, [Award(user, action_code, day, grams)], now))[0]
     if ball_id is None:
         raise Conflict("That day's ball has already ripened.", problem="ball-frozen")
-    await ledger.post(
-        session,
-        TransactionKind.AWARD,
-        [Leg(Account.ISSUED, -grams), Leg(Account.BALL, grams, user.id, ball_id=ball_id)],
-        now=now,
-        user_id=user.id,
-        reference=action_code,
-    )
-    return await session.get_one(Ball, ball_id, populate_existing=True)
+    return ball_id
 
 
 def walking_energy(walk: ActionType, steps: int) -> tuple[int, bool]:
@@ -144,8 +181,8 @@ async def report_steps(
         stored.steps, stored.energy_g = steps, energy_g
         session.add(stored)
         await session.flush()
-        ball = await award(session, settings, user, walk.code, day, delta, now) if delta > 0 else None
-        await _record_walk(session, user, day, steps, energy_g, capped, ball, now)
+        ball_id = await award(session, settings, user, walk.code, day, delta, now) if delta > 0 else None
+        await _record_walk(session, user, day, steps, energy_g, capped, ball_id, now)
 
     ball = (
         await session.execute(
@@ -164,7 +201,7 @@ async def _record_walk(
     steps: int,
     energy_g: int,
     capped: bool,
-    ball: Ball | None,
+    ball_id: str | None,
     now: datetime,
 ) -> None:
     """The day's walk is one verified action, updated as the step count rises."""
@@ -188,8 +225,8 @@ async def _record_walk(
             created_at=now,
         )
     record.quantity, record.energy_g, record.capped, record.occurred_at = steps, energy_g, capped, now
-    if ball is not None:
-        record.ball_id = ball.id
+    if ball_id is not None:
+        record.ball_id = ball_id
     session.add(record)
     await session.flush()
 
