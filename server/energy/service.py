@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog.models import ActionType
@@ -166,21 +166,26 @@ async def report_steps(
         raise Unprocessable(f"At most {settings.max_steps_per_day} steps a day.", problem="steps-range")
     walk = await get_action(session, "walk")
 
-    insert = dialect_insert(session)
-    await session.execute(
-        insert(DailySteps).values(user_id=user.id, local_day=day, steps=0, energy_g=0).on_conflict_do_nothing()
-    )
+    statement = dialect_insert(session)(DailySteps).values(user_id=user.id, local_day=day, steps=0, energy_g=0)
     stored = (
         await session.execute(
-            select(DailySteps).where(DailySteps.user_id == user.id, DailySteps.local_day == day).with_for_update()
+            statement.on_conflict_do_update(
+                index_elements=[DailySteps.user_id, DailySteps.local_day],
+                set_={"steps": DailySteps.steps},  # no change: takes the row lock and returns the row
+            ).returning(DailySteps.steps, DailySteps.energy_g)
         )
-    ).scalar_one()
-    if steps > stored.steps:
+    ).one()
+    stored_steps, stored_energy_g = stored.steps, stored.energy_g
+    if steps > stored_steps:
         energy_g, capped = walking_energy(walk, steps)
-        delta = energy_g - stored.energy_g
-        stored.steps, stored.energy_g = steps, energy_g
-        session.add(stored)
-        await session.flush()
+        delta = energy_g - stored_energy_g
+        await session.execute(
+            update(DailySteps)
+            .where(DailySteps.user_id == user.id, DailySteps.local_day == day)
+            .values(steps=steps, energy_g=energy_g)
+            .execution_options(synchronize_session=False)
+        )
+        stored_steps, stored_energy_g = steps, energy_g
         ball_id = await award(session, settings, user, walk.code, day, delta, now) if delta > 0 else None
         await _record_walk(session, user, day, steps, energy_g, capped, ball_id, now)
 
@@ -190,7 +195,7 @@ async def report_steps(
         )
     ).scalar_one_or_none()
     return StepsPublic(
-        date=day, steps=stored.steps, energy_g=stored.energy_g, ball=to_public(ball, now) if ball else None
+        date=day, steps=stored_steps, energy_g=stored_energy_g, ball=to_public(ball, now) if ball else None
     )
 
 
@@ -204,31 +209,29 @@ async def _record_walk(
     ball_id: str | None,
     now: datetime,
 ) -> None:
-    """The day's walk is one verified action, updated as the step count rises."""
-    record = (
+    """The day's walk is one verified action, updated as the step count rises (the day's
+    `daily_steps` row lock serializes this, so an UPDATE that finds no row may insert)."""
+    values = {"quantity": steps, "energy_g": energy_g, "capped": capped, "occurred_at": now}
+    if ball_id is not None:
+        values["ball_id"] = ball_id
+    updated = await session.execute(
+        update(ActionRecord)
+        .where(ActionRecord.user_id == user.id, ActionRecord.action_code == "walk", ActionRecord.local_day == day)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount == 0:
         await session.execute(
-            select(ActionRecord).where(
-                ActionRecord.user_id == user.id, ActionRecord.action_code == "walk", ActionRecord.local_day == day
+            insert(ActionRecord.__table__).values(
+                id=new_id(),
+                user_id=user.id,
+                action_code="walk",
+                source="device",
+                local_day=day,
+                created_at=now,
+                **values,
             )
         )
-    ).scalar_one_or_none()
-    if record is None:
-        record = ActionRecord(
-            user_id=user.id,
-            action_code="walk",
-            quantity=steps,
-            energy_g=energy_g,
-            capped=capped,
-            source="device",
-            local_day=day,
-            occurred_at=now,
-            created_at=now,
-        )
-    record.quantity, record.energy_g, record.capped, record.occurred_at = steps, energy_g, capped, now
-    if ball_id is not None:
-        record.ball_id = ball_id
-    session.add(record)
-    await session.flush()
 
 
 def _ripe(now: datetime) -> list:
@@ -301,6 +304,8 @@ async def _credit_collected(
 async def _extend_streak(session: AsyncSession, settings: Settings, user: User, now: datetime) -> None:
     """Count consecutive local days with an own collection; every 7th day earns a shield (SPEC 5)."""
     today = local_day(user, now)
+    if user.last_collect_day == today:  # counted by an earlier collection today (it only moves forward)
+        return
     streak = (
         await session.execute(
             update(User)
