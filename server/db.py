@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -37,12 +36,12 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def new_id() -> str:
     """A UUIDv7 string: opaque to clients, time-ordered so it doubles as a stable cursor key."""
-    millis = time.time_ns() // 1_000_000
-    raw = millis.to_bytes(6, "big") + secrets.token_bytes(10)
-    value = int.from_bytes(raw, "big")
+    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(secrets.token_bytes(10), "big")
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    return str(uuid.UUID(int=value))
+    # formatted by hand: str(uuid.UUID(...)) is twice as slow, and a batch of reports makes thousands
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _prepare_sqlite_file(url: str) -> None:

@@ -7,10 +7,11 @@ counter row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog.models import ActionType
@@ -61,6 +62,72 @@ def ripening_of(settings: Settings, day: date, zone: ZoneInfo) -> tuple[datetime
     return ripens_at, ripens_at + timedelta(hours=settings.ball_expires_after_h)
 
 
+@dataclass(frozen=True, slots=True)
+class Award:
+    """`grams` to issue into the user's ball of that action and local day."""
+
+    user: User
+    action_code: str
+    day: date
+    grams: int
+
+
+async def award_many(session: AsyncSession, settings: Settings, awards: list[Award], now: datetime) -> list[str | None]:
+    """Issue many awards in one upsert of their balls and one ledger posting (a request's round
+    trips do not grow with its users). Returns each award's ball id, None where that day's ball
+    has already ripened (a ripe ball is frozen) and nothing was issued for it.
+
+    Rows go in (user, action, day) order, so concurrent requests lock shared balls in the same
+    order; two awards of one request must not name the same ball.
+    """
+    rows = []
+    for a in sorted(awards, key=lambda a: (a.user.id, a.action_code, a.day)):
+        ripens_at, expires_at = ripening_of(settings, a.day, user_zone(a.user, now))
+        rows.append(
+            {
+                "id": new_id(),
+                "user_id": a.user.id,
+                "action_code": a.action_code,
+                "local_day": a.day,
+                "amount_g": a.grams,
+                "remaining_g": a.grams,
+                "ripens_at": ripens_at,
+                "expires_at": expires_at,
+                "created_at": now,
+            }
+        )
+    if not rows:
+        return []
+    statement = dialect_insert(session)(Ball.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Ball.user_id, Ball.action_code, Ball.local_day],
+        set_={
+            "amount_g": Ball.amount_g + statement.excluded.amount_g,
+            "remaining_g": Ball.remaining_g + statement.excluded.remaining_g,
+        },
+        where=Ball.ripens_at > now,  # a ripe ball is frozen
+    ).returning(Ball.id, Ball.user_id, Ball.action_code, Ball.local_day)
+    # executemany: one compiled statement, sent as multi-row INSERTs by the driver's batching
+    result = await session.execute(statement, rows)
+    ids = {(row.user_id, row.action_code, row.local_day): row.id for row in result}
+    ball_ids = [ids.get((a.user.id, a.action_code, a.day)) for a in awards]
+    await ledger.post_many(
+        session,
+        TransactionKind.AWARD,
+        [
+            (
+                a.user.id,
+                a.action_code,
+                [Leg(Account.ISSUED, -a.grams), Leg(Account.BALL, a.grams, a.user.id, ball_id=b)],
+            )
+            for a, b in zip(awards, ball_ids, strict=True)
+            if b is not None
+        ],
+        now,
+    )
+    return ball_ids
+
+
 async def award(
     session: AsyncSession,
     settings: Settings,
@@ -69,42 +136,12 @@ async def award(
     day: date,
     grams: int,
     now: datetime,
-) -> Ball:
-    """Issue `grams` into the user's ball of that action and local day, creating it if needed."""
-    zone = user_zone(user, now)
-    ripens_at, expires_at = ripening_of(settings, day, zone)
-    insert = dialect_insert(session)
-    statement = insert(Ball).values(
-        id=new_id(),
-        user_id=user.id,
-        action_code=action_code,
-        local_day=day,
-        amount_g=grams,
-        remaining_g=grams,
-        ripens_at=ripens_at,
-        expires_at=expires_at,
-        created_at=now,
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[Ball.user_id, Ball.action_code, Ball.local_day],
-        set_={
-            "amount_g": Ball.amount_g + statement.excluded.amount_g,
-            "remaining_g": Ball.remaining_g + statement.excluded.remaining_g,
-        },
-        where=Ball.ripens_at > now,  # a ripe ball is frozen
-    ).returning(Ball.id)
-    ball_id = (await session.execute(statement)).scalar()
+) -> str:
+    """Issue `grams` into the user's ball of that action and local day; returns the ball's id."""
+    ball_id = (await award_many(session, settings, [Award(user, action_code, day, grams)], now))[0]
     if ball_id is None:
         raise Conflict("That day's ball has already ripened.", problem="ball-frozen")
-    await ledger.post(
-        session,
-        TransactionKind.AWARD,
-        [Leg(Account.ISSUED, -grams), Leg(Account.BALL, grams, user.id, ball_id=ball_id)],
-        now=now,
-        user_id=user.id,
-        reference=action_code,
-    )
-    return await session.get_one(Ball, ball_id, populate_existing=True)
+    return ball_id
 
 
 def walking_energy(walk: ActionType, steps: int) -> tuple[int, bool]:
@@ -129,23 +166,28 @@ async def report_steps(
         raise Unprocessable(f"At most {settings.max_steps_per_day} steps a day.", problem="steps-range")
     walk = await get_action(session, "walk")
 
-    insert = dialect_insert(session)
-    await session.execute(
-        insert(DailySteps).values(user_id=user.id, local_day=day, steps=0, energy_g=0).on_conflict_do_nothing()
-    )
+    statement = dialect_insert(session)(DailySteps).values(user_id=user.id, local_day=day, steps=0, energy_g=0)
     stored = (
         await session.execute(
-            select(DailySteps).where(DailySteps.user_id == user.id, DailySteps.local_day == day).with_for_update()
+            statement.on_conflict_do_update(
+                index_elements=[DailySteps.user_id, DailySteps.local_day],
+                set_={"steps": DailySteps.steps},  # no change: takes the row lock and returns the row
+            ).returning(DailySteps.steps, DailySteps.energy_g)
         )
-    ).scalar_one()
-    if steps > stored.steps:
+    ).one()
+    stored_steps, stored_energy_g = stored.steps, stored.energy_g
+    if steps > stored_steps:
         energy_g, capped = walking_energy(walk, steps)
-        delta = energy_g - stored.energy_g
-        stored.steps, stored.energy_g = steps, energy_g
-        session.add(stored)
-        await session.flush()
-        ball = await award(session, settings, user, walk.code, day, delta, now) if delta > 0 else None
-        await _record_walk(session, user, day, steps, energy_g, capped, ball, now)
+        delta = energy_g - stored_energy_g
+        await session.execute(
+            update(DailySteps)
+            .where(DailySteps.user_id == user.id, DailySteps.local_day == day)
+            .values(steps=steps, energy_g=energy_g)
+            .execution_options(synchronize_session=False)
+        )
+        stored_steps, stored_energy_g = steps, energy_g
+        ball_id = await award(session, settings, user, walk.code, day, delta, now) if delta > 0 else None
+        await _record_walk(session, user, day, steps, energy_g, capped, ball_id, now)
 
     ball = (
         await session.execute(
@@ -153,7 +195,7 @@ async def report_steps(
         )
     ).scalar_one_or_none()
     return StepsPublic(
-        date=day, steps=stored.steps, energy_g=stored.energy_g, ball=to_public(ball, now) if ball else None
+        date=day, steps=stored_steps, energy_g=stored_energy_g, ball=to_public(ball, now) if ball else None
     )
 
 
@@ -164,34 +206,32 @@ async def _record_walk(
     steps: int,
     energy_g: int,
     capped: bool,
-    ball: Ball | None,
+    ball_id: str | None,
     now: datetime,
 ) -> None:
-    """The day's walk is one verified action, updated as the step count rises."""
-    record = (
+    """The day's walk is one verified action, updated as the step count rises (the day's
+    `daily_steps` row lock serializes this, so an UPDATE that finds no row may insert)."""
+    values = {"quantity": steps, "energy_g": energy_g, "capped": capped, "occurred_at": now}
+    if ball_id is not None:
+        values["ball_id"] = ball_id
+    updated = await session.execute(
+        update(ActionRecord)
+        .where(ActionRecord.user_id == user.id, ActionRecord.action_code == "walk", ActionRecord.local_day == day)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if updated.rowcount == 0:
         await session.execute(
-            select(ActionRecord).where(
-                ActionRecord.user_id == user.id, ActionRecord.action_code == "walk", ActionRecord.local_day == day
+            insert(ActionRecord.__table__).values(
+                id=new_id(),
+                user_id=user.id,
+                action_code="walk",
+                source="device",
+                local_day=day,
+                created_at=now,
+                **values,
             )
         )
-    ).scalar_one_or_none()
-    if record is None:
-        record = ActionRecord(
-            user_id=user.id,
-            action_code="walk",
-            quantity=steps,
-            energy_g=energy_g,
-            capped=capped,
-            source="device",
-            local_day=day,
-            occurred_at=now,
-            created_at=now,
-        )
-    record.quantity, record.energy_g, record.capped, record.occurred_at = steps, energy_g, capped, now
-    if ball is not None:
-        record.ball_id = ball.id
-    session.add(record)
-    await session.flush()
 
 
 def _ripe(now: datetime) -> list:
@@ -264,6 +304,8 @@ async def _credit_collected(
 async def _extend_streak(session: AsyncSession, settings: Settings, user: User, now: datetime) -> None:
     """Count consecutive local days with an own collection; every 7th day earns a shield (SPEC 5)."""
     today = local_day(user, now)
+    if user.last_collect_day == today:  # counted by an earlier collection today (it only moves forward)
+        return
     streak = (
         await session.execute(
             update(User)

@@ -57,9 +57,9 @@ async def add_feed_item(
 async def add_feed_items(session: AsyncSession, items: list[dict[str, Any]], *, now: datetime) -> None:
     """Append many items in one statement; each dict has user_id, type and optionally
     friend_id, amount_g, tree_id."""
-    if items:
+    if items:  # Core, not the ORM's bulk insert: that splits the rows at every change of NULL columns
         await session.execute(
-            insert(FeedItem),
+            insert(FeedItem.__table__),
             [
                 _row(
                     item["user_id"],

@@ -91,8 +91,10 @@ async def post_many(
             for leg in legs
         )
     if transactions:
-        await session.execute(insert(LedgerTransaction), transactions)
-        await session.execute(insert(LedgerEntry), entries)
+        # Core inserts of the tables: the ORM's bulk insert leaves NULL columns out and splits the
+        # rows into one statement per run of equal column sets (an award's two legs alternate).
+        await session.execute(insert(LedgerTransaction.__table__), transactions)
+        await session.execute(insert(LedgerEntry.__table__), entries)
     return [row["id"] for row in transactions]
 
 

@@ -18,7 +18,7 @@ import hashlib
 import json
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -480,8 +480,6 @@ async def _claim_many(
     A concurrent request holding the same id makes this wait on the unique index, then skip it.
     Rows go in report_id order, so two batches naming the same ids lock them in the same order.
     """
-    insert_ = dialect_insert(session)
-    claimed: dict[str, str] = {}
     rows = sorted(
         (
             {
@@ -496,15 +494,14 @@ async def _claim_many(
         ),
         key=lambda row: row["report_id"],
     )
-    for chunk in _chunks(rows, 1000):
-        statement = (
-            insert_(PartnerReport)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=[PartnerReport.partner_id, PartnerReport.report_id])
-            .returning(PartnerReport.report_id, PartnerReport.id)
-        )
-        claimed.update({row.report_id: row.id for row in await session.execute(statement)})
-    return claimed
+    if not rows:
+        return {}
+    statement = (
+        dialect_insert(session)(PartnerReport.__table__)
+        .on_conflict_do_nothing(index_elements=[PartnerReport.partner_id, PartnerReport.report_id])
+        .returning(PartnerReport.report_id, PartnerReport.id)
+    )
+    return {row.report_id: row.id for row in await session.execute(statement, rows)}
 
 
 async def _claimed_by_another(session: AsyncSession, ctx: ReportContext, report_id: str) -> PartnerReport:
@@ -614,21 +611,15 @@ def capped_energy(action: ActionType, quantity: int, day: Any, month: Any) -> tu
 
 async def _lock_usage(session: AsyncSession, keys: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[int]]:
     """Create and lock the usage rows (sorted, so concurrent requests lock in the same order)."""
-    usage: dict[tuple[str, str, str], list[int]] = {}
-    insert_ = dialect_insert(session)
-    for chunk in _chunks(sorted(keys), 1000):
-        statement = insert_(ActionUsage).values(
-            [{"user_id": u, "action_code": a, "period": p, "units": 0, "grams": 0} for u, a, p in chunk]
-        )
-        statement = statement.on_conflict_do_update(
-            index_elements=[ActionUsage.user_id, ActionUsage.action_code, ActionUsage.period],
-            set_={"units": ActionUsage.units},  # no change: takes the row lock and returns the row
-        ).returning(
-            ActionUsage.user_id, ActionUsage.action_code, ActionUsage.period, ActionUsage.units, ActionUsage.grams
-        )
-        for row in await session.execute(statement):
-            usage[(row.user_id, row.action_code, row.period)] = [row.units, row.grams]
-    return usage
+    if not keys:
+        return {}
+    statement = dialect_insert(session)(ActionUsage.__table__)
+    statement = statement.on_conflict_do_update(
+        index_elements=[ActionUsage.user_id, ActionUsage.action_code, ActionUsage.period],
+        set_={"units": ActionUsage.units},  # no change: takes the row lock and returns the row
+    ).returning(ActionUsage.user_id, ActionUsage.action_code, ActionUsage.period, ActionUsage.units, ActionUsage.grams)
+    rows = [{"user_id": u, "action_code": a, "period": p, "units": 0, "grams": 0} for u, a, p in sorted(keys)]
+    return {(r.user_id, r.action_code, r.period): [r.units, r.grams] for r in await session.execute(statement, rows)}
 
 
 async def settle(session: AsyncSession, ctx: ReportContext) -> None:
@@ -682,16 +673,23 @@ async def settle(session: AsyncSession, ctx: ReportContext) -> None:
                 for u, a, p in sorted(changed)
             ],
         )
-    # One award per user and action: the report's energy gathers in the ball of the arrival day.
+    # One award per user and action: the report's energy gathers in the ball of the arrival day;
+    # where a timezone change left that ball already ripe, the next day's takes it.
+    awards = [
+        energy.Award(users[user_id], code, local_day(users[user_id], now), grams)
+        for (user_id, code), grams in grams_by_ball.items()
+    ]
     ball_ids: dict[tuple[str, str], str] = {}
-    for (user_id, code), grams in sorted(grams_by_ball.items()):
-        user = users[user_id]
-        day = local_day(user, now)
-        try:
-            ball = await energy.award(session, settings, user, code, day, grams, now)
-        except Conflict:  # a timezone change left today's ball already ripe: the next day's takes it
-            ball = await energy.award(session, settings, user, code, day + timedelta(days=1), grams, now)
-        ball_ids[(user_id, code)] = ball.id
+    frozen: list[energy.Award] = []
+    for award, ball_id in zip(awards, await energy.award_many(session, settings, awards, now), strict=True):
+        if ball_id is None:
+            frozen.append(replace(award, day=award.day + timedelta(days=1)))
+        else:
+            ball_ids[(award.user.id, award.action_code)] = ball_id
+    for award, ball_id in zip(frozen, await energy.award_many(session, settings, frozen, now), strict=True):
+        if ball_id is None:  # ripe too (a jump of more than a day): the request fails, as before
+            raise Conflict("That day's ball has already ripened.", problem="ball-frozen")
+        ball_ids[(award.user.id, award.action_code)] = ball_id
 
     records: list[dict[str, Any]] = []
     reports: list[dict[str, Any]] = []
@@ -729,8 +727,8 @@ async def settle(session: AsyncSession, ctx: ReportContext) -> None:
         acc.outcome.body, acc.outcome.total_g = body, total
         for replay in acc.replays:
             replay.raw, replay.total_g = stored, total
-    for chunk in _chunks(records, 1000):
-        await session.execute(insert(ActionRecord), chunk)
+    if records:  # Core: the ORM's bulk insert would split rows at every change of NULL columns
+        await session.execute(insert(ActionRecord.__table__), records)
     await session.execute(update(PartnerReport), reports)
     ctx.pending = []
 

@@ -133,3 +133,18 @@ async def test_the_scheduler_runs_expire_balls_in_the_app(settings) -> None:
                 break
             await asyncio.sleep(0.1)
         assert (await api.audit())["expired_g"] == 40
+
+
+async def test_several_collections_in_a_day_count_the_streak_once(api: Api) -> None:
+    user = await api.register()
+    first = (await user.walk(5_000))["ball"]["id"]
+    await api.advance_to_next_morning()
+    second = (await user.walk(2_500))["ball"]["id"]
+    await api.advance_to_next_morning()  # both balls are ripe
+    await user.walk(1_000)
+    for ball in (first, second):
+        assert (await user.post(f"/v1/me/balls/{ball}/collect")).status_code == 200
+        assert (await user.forest())["streak_days"] == 1
+    await api.advance_to_next_morning()
+    assert (await user.collect_all())["collected_g"] == 20
+    assert (await user.forest())["streak_days"] == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tests.api import Api
 from tests.partners.helpers import green_code, make_partner, report_body
 
@@ -133,3 +135,44 @@ async def test_a_code_report_relinks_for_later_reports_in_the_same_batch(api: Ap
     results = (await partner.batch([by_ref, by_code, after])).json()["results"]
     assert [r["status"] for r in results] == ["refused", "created", "created"]
     assert results[0]["error"]["type"].endswith(":user-ref-unlinked")
+
+
+async def test_a_ripe_ball_after_a_timezone_change_sends_the_award_to_the_next_days_ball(api: Api) -> None:
+    partner = await make_partner(api)
+    moved = await api.register(timezone="Pacific/Kiritimati")  # UTC+14
+    other = await api.register()
+    refs = [(await partner.report(await report_body(u, [("bus_ride", 1)]))).json()["user_ref"] for u in (moved, other)]
+    first_ball = (await moved.forest())["balls"][0]
+    assert (await moved.patch("/v1/me", json={"timezone": "Pacific/Pago_Pago"})).status_code == 200  # UTC-11
+    # just after the ball ripens (07:00 in Kiritimati), it is still that day in Pago Pago: its ball is frozen
+    ripens_at = datetime.fromisoformat(first_ball["ripens_at"])
+    now = await api.advance(int((ripens_at - await api.now()).total_seconds()) + 60)
+    reports = [await report_body(user_ref=ref, items=[("bus_ride", 1)], occurred_at=now.isoformat()) for ref in refs]
+    results = (await partner.batch(reports)).json()["results"]
+    assert [(r["status"], r["total_g"]) for r in results] == [("created", 80), ("created", 80)]
+    balls = sorted((b["ripens_at"], b["amount_g"], b["state"]) for b in (await moved.forest())["balls"])
+    assert [(amount, state) for _, amount, state in balls] == [(80, "ripe"), (80, "growing")]
+    assert sum(b["amount_g"] for b in (await other.forest())["balls"]) == 160
+
+
+async def test_replays_duplicates_and_new_reports_of_many_users_in_one_batch(api: Api) -> None:
+    partner = await make_partner(api)
+    users = [await api.register() for _ in range(4)]
+    refs = [(await partner.report(await report_body(u, [("bus_ride", 1)]))).json()["user_ref"] for u in users]
+    now = (await api.now()).isoformat()
+    first = [await report_body(user_ref=ref, items=[("metro_ride", 2)], occurred_at=now) for ref in refs]
+    assert [r["total_g"] for r in (await partner.batch(first)).json()["results"]] == [104] * 4
+    # per user: 2 rides replayed, then 2 + 2 + 2 new ones of which the daily cap (5) pays 3
+    new = [
+        await report_body(user_ref=ref, items=[("metro_ride", 2)], occurred_at=now) for ref in refs for _ in range(3)
+    ]
+    reports = [*first, *new, *first[:2], new[0]]
+    results = (await partner.batch(reports)).json()["results"]
+    assert [r["status"] for r in results] == ["replayed"] * 4 + ["created"] * 12 + ["replayed"] * 3
+    assert [r["total_g"] for r in results[4:7]] == [104, 52, 0]
+    assert [r["total_g"] for r in results[-3:]] == [104, 104, 104]
+    for user in users:
+        balls = {b["action"]: b["amount_g"] for b in (await user.forest())["balls"]}
+        assert balls == {"bus_ride": 80, "metro_ride": 5 * 52}
+    reused = {**new[1], "items": [{"action": "metro_ride", "quantity": 1}]}
+    assert (await partner.batch([reused])).json()["results"][0]["error"]["status"] == 409
