@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import text
 
 from bench import batching
-from bench.http import dbceiling, load, servers
+from bench.http import dbceiling, load, profile, servers
 from bench.http.scenarios import CEILING, SCENARIOS, Context, Scenario, Tokens
 from bench.http.seed import Seeded, async_url, seed
 from server.certificates.signing import load_signing_key
@@ -128,13 +128,27 @@ async def prepare_template(databases: Databases, settings: Settings, args: argpa
     return url, seeded
 
 
-def measure(scenario: Scenario, ctx: Context, base: str, work: Path, args: argparse.Namespace) -> load.Measured:
+def measure(
+    scenario: Scenario,
+    ctx: Context,
+    base: str,
+    work: Path,
+    args: argparse.Namespace,
+    spy: tuple[int, Path] | None = None,
+) -> load.Measured:
+    """Write the scenario's requests, then load the server with them (under py-spy when `spy`:
+    the server's pid and the raw profile's path)."""
     requests = work / f"{scenario.name.replace(' ', '-')}.tsv"
     count = load.write_requests(requests, scenario.requests(ctx))
+    profiler = profile.start(spy[0], args.duration, spy[1]) if spy else None
     measured = load.run(
         base, requests, conns=scenario.conns(ctx), duration=args.duration, stop=scenario.stop, use=args.generator
     )
     measured.prepared = count
+    if profiler is not None and spy is not None:
+        profiler.wait()
+        if spy[1].exists():
+            spy[1].with_suffix(".txt").write_text(profile.summarise(spy[1]))
     return measured
 
 
@@ -227,7 +241,7 @@ async def run_server(
 ) -> list[Row]:
     where = {"db": db, "server": server, "workers": str(workers)}
     log = work / f"{server}-{workers}.log"
-    with servers.serving(server, servers.CEILING_APP, workers, {}, log) as base:
+    with servers.serving(server, servers.CEILING_APP, workers, {}, log) as (base, _):
         load.run(base, _write(work, CEILING, ctx), conns=ctx.conns, duration=WARMUP_S, stop=False, use=args.generator)
         ceiling = row_of(CEILING, measure(CEILING, ctx, base, work, args), ctx, **where)
     ceiling.vs_framework = 1.0
@@ -235,7 +249,8 @@ async def run_server(
     rows = [ceiling]
     url = await databases.clone(template, f"{server}{workers}")
     try:
-        with servers.serving(server, servers.CANOPY_APP, workers, server_env(ctx.settings, url), log) as base:
+        env = server_env(ctx.settings, url)
+        with servers.serving(server, servers.CANOPY_APP, workers, env, log) as (base, pid):
             image = SCENARIOS["image"]
             load.run(base, _write(work, image, ctx), conns=8, duration=WARMUP_S, stop=False, use=args.generator)
             by_name: dict[str, Row] = {}
@@ -243,7 +258,12 @@ async def run_server(
                 if name not in SCENARIOS:
                     continue
                 scenario = SCENARIOS[name]
-                row = row_of(scenario, measure(scenario, ctx, base, work, args), ctx, **where)
+                spy = None
+                if args.py_spy and name in args.py_spy_scenarios:
+                    spy = (pid, args.py_spy / f"{name}-{db}-{server}-{workers}w-{scenario.conns(ctx)}c.raw")
+                row = row_of(scenario, measure(scenario, ctx, base, work, args, spy), ctx, **where)
+                if spy and spy[1].with_suffix(".txt").exists():
+                    row.notes.append(f"profile {spy[1].with_suffix('.txt')}")
                 row.vs_framework = row.rate / ceiling.rate if ceiling.rate and row.rate is not None else None
                 row.vs_db = row.rate / db_ceiling.rate if db_ceiling.rate and row.rate is not None else None
                 judge(row, db)
@@ -456,8 +476,20 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help="load generator (default wrk when installed, else the asyncio client)",
     )
+    parser.add_argument(
+        "--py-spy",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="profile the server with py-spy during --py-spy-scenarios; raw stacks and a top-frames summary in DIR",
+    )
+    parser.add_argument(
+        "--py-spy-scenarios", type=_list(str, all_scenarios), default=["collect"], help="(default collect)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON to this file")
     args = parser.parse_args()
+    if args.py_spy:
+        args.py_spy.mkdir(parents=True, exist_ok=True)
     if args.db is None:
         args.db = ["sqlite", "postgresql"] if args.url else ["sqlite"]
     if "postgresql" in args.db and not args.url:

@@ -12,10 +12,16 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 SERVERS = ("uvicorn", "granian")
 CANOPY_APP = "server.app:create_app"
 CEILING_APP = "bench.ceiling:create_app"
+
+
+class Served(NamedTuple):
+    url: str  # http://127.0.0.1:<port>
+    pid: int  # the server's main process (its workers are its children)
 
 
 def free_port() -> int:
@@ -44,8 +50,8 @@ def command(server: str, app: str, port: int, workers: int) -> list[str]:
 @contextmanager
 def serving(
     server: str, app: str, workers: int, env: dict[str, str], log: Path, ready_path: str = "/health"
-) -> Iterator[str]:
-    """Run the server until the block ends; yields its base URL once `ready_path` answers 200."""
+) -> Iterator[Served]:
+    """Run the server until the block ends; yields its URL and pid once `ready_path` answers 200."""
     port = free_port()
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -58,7 +64,7 @@ def serving(
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(process, base + ready_path, log)
-        yield base
+        yield Served(base, process.pid)
     finally:
         _stop(process)
 
