@@ -170,6 +170,30 @@ def row_of(scenario: Scenario, measured: load.Measured, ctx: Context, **where: A
     return row
 
 
+ACTIVITY = (
+    "SELECT (SELECT COUNT(*) FROM ledger_entries) + (SELECT COUNT(*) FROM steals) "
+    "+ (SELECT COUNT(*) FROM daily_steps) + (SELECT COUNT(*) FROM plantings)"
+)
+
+
+async def settle(url: str, quiet_s: float = 1.0, limit_s: float = 120) -> None:
+    """Wait until requests still running in the server after the load generator stopped have
+    finished (nothing written for `quiet_s`), so the next measurement or the audit sees no tail."""
+    database = Database(async_url(url))
+    try:
+        deadline = time.monotonic() + limit_s
+        last = None
+        while time.monotonic() < deadline:
+            async with database.read_sessions() as session:
+                now = (await session.execute(text(ACTIVITY))).scalar_one()
+            if now == last:
+                return
+            last = now
+            await asyncio.sleep(quiet_s)
+    finally:
+        await database.dispose()
+
+
 async def check(url: str, base: str, settings: Settings, rows: dict[str, Row]) -> list[str]:
     """After the load: the audit, and the invariants the scenarios could break under concurrency."""
     problems = []
@@ -262,6 +286,7 @@ async def run_server(
                 if args.py_spy and name in args.py_spy_scenarios:
                     spy = (pid, args.py_spy / f"{name}-{db}-{server}-{workers}w-{scenario.conns(ctx)}c.raw")
                 row = row_of(scenario, measure(scenario, ctx, base, work, args, spy), ctx, **where)
+                await settle(url)
                 if spy and spy[1].with_suffix(".txt").exists():
                     row.notes.append(f"profile {spy[1].with_suffix('.txt')}")
                 row.vs_framework = row.rate / ceiling.rate if ceiling.rate and row.rate is not None else None
@@ -291,7 +316,8 @@ def _report(row: Row) -> None:
     print("    " + " | ".join(_cells(row)), flush=True)
 
 
-async def run_database(db: str, args: argparse.Namespace, settings: Settings, work: Path) -> list[Row]:
+async def run_database(db: str, args: argparse.Namespace, tokens: Tokens, work: Path) -> list[Row]:
+    settings = tokens.settings
     databases = Databases(args.url if db == "postgresql" else None)
     rows: list[Row] = []
     print(f"{db}: seeding a template database", flush=True)
@@ -313,7 +339,7 @@ async def run_database(db: str, args: argparse.Namespace, settings: Settings, wo
         rows.append(db_ceiling)
         ctx = Context(
             seeded=seeded,
-            tokens=Tokens(settings),
+            tokens=tokens,
             settings=settings,
             conns=args.conns,
             bulk_conns=args.bulk_conns,
@@ -511,9 +537,10 @@ async def main() -> None:
         flush=True,
     )
     rows: list[Row] = []
+    tokens = Tokens(settings)  # the same seeded ids and secret on every database: minted once
     try:
         for db in args.db:
-            rows += await run_database(db, args, settings, work)
+            rows += await run_database(db, args, tokens, work)
     finally:
         if rows:
             print()
