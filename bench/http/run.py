@@ -128,21 +128,31 @@ async def prepare_template(databases: Databases, settings: Settings, args: argpa
     return url, seeded
 
 
-def measure(
+async def measure(
     scenario: Scenario,
     ctx: Context,
     base: str,
     work: Path,
     args: argparse.Namespace,
+    url: str | None = None,
     spy: tuple[int, Path] | None = None,
 ) -> load.Measured:
-    """Write the scenario's requests, then load the server with them (under py-spy when `spy`:
-    the server's pid and the raw profile's path)."""
-    requests = work / f"{scenario.name.replace(' ', '-')}.tsv"
-    count = load.write_requests(requests, scenario.requests(ctx))
+    """Write the scenario's requests and load the server with them, under py-spy when `spy` (the
+    server's pid and the raw profile's path). A per-user scenario that sends each request once
+    first sends 2 x conns of them as a warm-up (pool connections, prepared statements, compiled
+    SQL; not counted, at most WARMUP_S), then waits for the database to settle (`url`)."""
+    name = scenario.name.replace(" ", "-")
+    conns = scenario.conns(ctx)
+    requests = list(scenario.requests(ctx))
+    if url and scenario.stop and not scenario.bulk and len(requests) > 4 * conns:
+        warm, requests = requests[: 2 * conns], requests[2 * conns :]
+        load.write_requests(work / f"{name}-warmup.tsv", warm)
+        load.run(base, work / f"{name}-warmup.tsv", conns=conns, duration=WARMUP_S, stop=True, use=args.generator)
+        await settle(url)
+    count = load.write_requests(work / f"{name}.tsv", requests)
     profiler = profile.start(spy[0], args.duration, spy[1]) if spy else None
     measured = load.run(
-        base, requests, conns=scenario.conns(ctx), duration=args.duration, stop=scenario.stop, use=args.generator
+        base, work / f"{name}.tsv", conns=conns, duration=args.duration, stop=scenario.stop, use=args.generator
     )
     measured.prepared = count
     if profiler is not None and spy is not None:
@@ -267,7 +277,7 @@ async def run_server(
     log = work / f"{server}-{workers}.log"
     with servers.serving(server, servers.CEILING_APP, workers, {}, log) as (base, _):
         load.run(base, _write(work, CEILING, ctx), conns=ctx.conns, duration=WARMUP_S, stop=False, use=args.generator)
-        ceiling = row_of(CEILING, measure(CEILING, ctx, base, work, args), ctx, **where)
+        ceiling = row_of(CEILING, await measure(CEILING, ctx, base, work, args), ctx, **where)
     ceiling.vs_framework = 1.0
     _report(ceiling)
     rows = [ceiling]
@@ -285,7 +295,7 @@ async def run_server(
                 spy = None
                 if args.py_spy and name in args.py_spy_scenarios:
                     spy = (pid, args.py_spy / f"{name}-{db}-{server}-{workers}w-{scenario.conns(ctx)}c.raw")
-                row = row_of(scenario, measure(scenario, ctx, base, work, args, spy), ctx, **where)
+                row = row_of(scenario, await measure(scenario, ctx, base, work, args, url, spy), ctx, **where)
                 await settle(url)
                 if spy and spy[1].with_suffix(".txt").exists():
                     row.notes.append(f"profile {spy[1].with_suffix('.txt')}")
