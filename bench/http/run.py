@@ -149,9 +149,10 @@ async def measure(
         load.run(base, work / f"{name}-warmup.tsv", conns=conns, duration=WARMUP_S, stop=True, use=args.generator)
         await settle(url)
     count = load.write_requests(work / f"{name}.tsv", requests)
-    profiler = profile.start(spy[0], args.duration, spy[1]) if spy else None
+    duration = args.bulk_duration if scenario.bulk and args.bulk_duration else args.duration
+    profiler = profile.start(spy[0], duration, spy[1]) if spy else None
     measured = load.run(
-        base, work / f"{name}.tsv", conns=conns, duration=args.duration, stop=scenario.stop, use=args.generator
+        base, work / f"{name}.tsv", conns=conns, duration=duration, stop=scenario.stop, use=args.generator
     )
     measured.prepared = count
     if profiler is not None and spy is not None:
@@ -174,6 +175,8 @@ def row_of(scenario: Scenario, measured: load.Measured, ctx: Context, **where: A
         row.notes.append(f"UNEXPECTED {codes} {measured.socket_errors} socket errors".strip())
     if scenario.name == "steal":
         row.notes.append(f"{measured.count('2')} stolen, {measured.count('409')} x 409")
+    if not measured.requests:
+        row.notes.append(f"nothing answered in {measured.seconds:.0f} s")
     if scenario.stop and measured.requests >= measured.prepared:
         row.notes.append(f"all {measured.prepared:,} requests answered before the time was up")
     return row
@@ -492,6 +495,12 @@ def parse_args() -> argparse.Namespace:
         type=int,
         default=8,
         help="connections for the batch endpoints, partner and plantings (default 8)",
+    )
+    parser.add_argument(
+        "--bulk-duration",
+        type=float,
+        default=None,
+        help="seconds for the batch endpoints when a batch takes longer than --duration (default --duration)",
     )
     parser.add_argument(
         "--scenarios",
