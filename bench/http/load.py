@@ -31,6 +31,11 @@ class Measured:
     socket_errors: int = 0
     wrapped: bool = False
     prepared: int = 0  # requests in the file
+    server_cpu_s: float | None = None  # CPU the server's processes used during the load
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        return self.server_cpu_s * 1000 / self.requests if self.server_cpu_s is not None and self.requests else None
 
     @property
     def rate(self) -> float:

@@ -57,6 +57,7 @@ class Row:
     items: float | None = None  # reports or trees/s
     p50: float | None = None
     p99: float | None = None
+    cpu_ms: float | None = None  # server CPU per answered request
     vs_framework: float | None = None
     vs_db: float | None = None
     target: str = ""
@@ -133,11 +134,12 @@ async def measure(
     base: str,
     work: Path,
     args: argparse.Namespace,
+    pid: int,
     url: str | None = None,
-    spy: tuple[int, Path] | None = None,
+    spy: Path | None = None,
 ) -> load.Measured:
-    """Write the scenario's requests and load the server with them, under py-spy when `spy` (the
-    server's pid and the raw profile's path). A per-user scenario that sends each request once
+    """Write the scenario's requests and load the server (`pid`) with them, under py-spy when `spy`
+    (the raw profile's path), counting the CPU the server used. A per-user scenario that sends each request once
     first sends 2 x conns of them as a warm-up (pool connections, prepared statements, compiled
     SQL; not counted, at most WARMUP_S), then waits for the database to settle (`url`)."""
     name = scenario.name.replace(" ", "-")
@@ -150,15 +152,17 @@ async def measure(
         await settle(url)
     count = load.write_requests(work / f"{name}.tsv", requests)
     duration = args.bulk_duration if scenario.bulk and args.bulk_duration else args.duration
-    profiler = profile.start(spy[0], duration, spy[1]) if spy else None
+    profiler = profile.start(pid, duration, spy) if spy else None
+    cpu_before = servers.cpu_seconds(pid)
     measured = load.run(
         base, work / f"{name}.tsv", conns=conns, duration=duration, stop=scenario.stop, use=args.generator
     )
+    measured.server_cpu_s = servers.cpu_seconds(pid) - cpu_before
     measured.prepared = count
     if profiler is not None and spy is not None:
         profiler.wait()
-        if spy[1].exists():
-            spy[1].with_suffix(".txt").write_text(profile.summarise(spy[1]))
+        if spy.exists():
+            spy.with_suffix(".txt").write_text(profile.summarise(spy))
     return measured
 
 
@@ -167,6 +171,7 @@ def row_of(scenario: Scenario, measured: load.Measured, ctx: Context, **where: A
     row = Row(scenario=scenario.name, conns=str(scenario.conns(ctx)), **where)
     row.rate, row.p50, row.p99 = measured.rate, measured.p50_ms, measured.p99_ms
     row.succeeded = measured.count("2")
+    row.cpu_ms = measured.cpu_ms_per_request
     if scenario.items_per_request:
         row.items = measured.count("2") * scenario.items_per_request / measured.seconds
     unexpected = measured.requests - ok
@@ -277,9 +282,9 @@ async def run_server(
 ) -> list[Row]:
     where = {"db": db, "server": server, "workers": str(workers)}
     log = work / f"{server}-{workers}.log"
-    with servers.serving(server, servers.CEILING_APP, workers, {}, log) as (base, _):
+    with servers.serving(server, servers.CEILING_APP, workers, {}, log) as (base, pid):
         load.run(base, _write(work, CEILING, ctx), conns=ctx.conns, duration=WARMUP_S, stop=False, use=args.generator)
-        ceiling = row_of(CEILING, await measure(CEILING, ctx, base, work, args), ctx, **where)
+        ceiling = row_of(CEILING, await measure(CEILING, ctx, base, work, args, pid), ctx, **where)
     ceiling.vs_framework = 1.0
     _report(ceiling)
     rows = [ceiling]
@@ -296,11 +301,11 @@ async def run_server(
                 scenario = SCENARIOS[name]
                 spy = None
                 if args.py_spy and name in args.py_spy_scenarios:
-                    spy = (pid, args.py_spy / f"{name}-{db}-{server}-{workers}w-{scenario.conns(ctx)}c.raw")
-                row = row_of(scenario, await measure(scenario, ctx, base, work, args, url, spy), ctx, **where)
+                    spy = args.py_spy / f"{name}-{db}-{server}-{workers}w-{scenario.conns(ctx)}c.raw"
+                row = row_of(scenario, await measure(scenario, ctx, base, work, args, pid, url, spy), ctx, **where)
                 await settle(url)
-                if spy and spy[1].with_suffix(".txt").exists():
-                    row.notes.append(f"profile {spy[1].with_suffix('.txt')}")
+                if spy and spy.with_suffix(".txt").exists():
+                    row.notes.append(f"profile {spy.with_suffix('.txt')}")
                 if not scenario.bulk:  # a batch of 500 against one JSON GET or one transaction: no ratio
                     row.vs_framework = row.rate / ceiling.rate if ceiling.rate and row.rate is not None else None
                     row.vs_db = row.rate / db_ceiling.rate if db_ceiling.rate and row.rate is not None else None
@@ -411,6 +416,7 @@ HEADER = (
     "items/s",
     "p50 ms",
     "p99 ms",
+    "cpu ms/req",
     "vs framework",
     "vs db",
     "target",
@@ -420,7 +426,9 @@ HEADER = (
 
 
 def _number(value: float | None, digits: int = 0) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
+    if value is None:
+        return "-"
+    return f"{value:,.{max(digits, 1) if 0 < value < 10 else digits}f}"
 
 
 def _cells(row: Row) -> list[str]:
@@ -434,6 +442,7 @@ def _cells(row: Row) -> list[str]:
         _number(row.items),
         _number(row.p50, 1),
         _number(row.p99, 1),
+        _number(row.cpu_ms, 2),
         "-" if row.vs_framework is None else f"{row.vs_framework:.2f}x",
         "-" if row.vs_db is None else f"{row.vs_db:.2f}x",
         row.target or "-",
