@@ -82,7 +82,7 @@ def run(base_url: str, requests: Path, *, conns: int, duration: float, stop: boo
     data = json.loads(line[len("BENCH ") :])
     statuses = {str(code): int(n) for code, n in data["statuses"].items()}
     answered = sum(statuses.values())
-    span_us = data["span_us"] or data["duration_us"]
+    span_us = data["span_us"] if data["span_us"] > 0 else data["duration_us"]
     return Measured(
         requests=answered,
         seconds=max(span_us, 1) / 1e6,

@@ -109,6 +109,6 @@ function done(summary, latency, requests)
   io.write(string.format(
     'BENCH {"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, ' ..
     '"span_us": %d, "socket_errors": %d, "wrapped": %d, "statuses": {%s}}\n',
-    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, first and (last - first) or 0,
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), latency.max, (first and last > first) and (last - first) or 0,
     errors.connect + errors.read + errors.write + errors.timeout, any_wrapped, table.concat(parts, ", ")))
 end
