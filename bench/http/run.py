@@ -335,43 +335,50 @@ def _report(row: Row) -> None:
 
 
 async def run_database(db: str, args: argparse.Namespace, tokens: Tokens, work: Path) -> list[Row]:
-    settings = tokens.settings
-    databases = Databases(args.url if db == "postgresql" else None)
     rows: list[Row] = []
+    if any(name in SCENARIOS for name in args.scenarios):
+        databases = Databases(args.url if db == "postgresql" else None)
+        try:
+            rows += await run_http(databases, db, args, tokens, work)
+        finally:
+            await databases.drop_all()
+            shutil.rmtree(databases.tmp, ignore_errors=True)
+    if "batching" in args.scenarios:
+        rows += await run_batching(db, args)
+    return rows
+
+
+async def run_http(databases: Databases, db: str, args: argparse.Namespace, tokens: Tokens, work: Path) -> list[Row]:
+    """Seed a template, measure the database ceiling, then every server and worker count."""
+    settings = tokens.settings
     print(f"{db}: seeding a template database", flush=True)
-    try:
-        template, seeded = await prepare_template(databases, settings, args)
-        if db == "postgresql":
-            scratch = await databases.create("pgbench")
-            measured = await asyncio.to_thread(dbceiling.pgbench, scratch, args.conns, args.duration)
-            await databases.drop(scratch)
-            db_ceiling = Row("db ceiling (pgbench -N)", db, conns=str(args.conns))
-        else:
-            copy = await databases.clone(template, "rawloop")
-            measured = dbceiling.sqlite_loop(Path(copy.split(":///", 1)[1]), seeded.users, args.duration)
-            await databases.drop(copy)
-            db_ceiling = Row("db ceiling (raw collect loop)", db, conns="1")
-        db_ceiling.rate, db_ceiling.p50, db_ceiling.p99 = measured.rate, measured.p50_ms, measured.p99_ms
-        db_ceiling.vs_db = 1.0
-        _report(db_ceiling)
-        rows.append(db_ceiling)
-        ctx = Context(
-            seeded=seeded,
-            tokens=tokens,
-            settings=settings,
-            conns=args.conns,
-            bulk_conns=args.bulk_conns,
-            partner_batches=args.partner_batches,
-        )
-        for server in args.server:
-            for workers in args.workers:
-                print(f"  {server}, {workers} worker(s), {db}", flush=True)
-                rows += await run_server(databases, template, ctx, server, workers, db, db_ceiling, args, work)
-        if "batching" in args.scenarios:
-            rows += await run_batching(db, args)
-    finally:
-        await databases.drop_all()
-        shutil.rmtree(databases.tmp, ignore_errors=True)
+    template, seeded = await prepare_template(databases, settings, args)
+    if db == "postgresql":
+        scratch = await databases.create("pgbench")
+        measured = await asyncio.to_thread(dbceiling.pgbench, scratch, args.conns, args.duration)
+        await databases.drop(scratch)
+        db_ceiling = Row("db ceiling (pgbench -N)", db, conns=str(args.conns))
+    else:
+        copy = await databases.clone(template, "rawloop")
+        measured = dbceiling.sqlite_loop(Path(copy.split(":///", 1)[1]), seeded.users, args.duration)
+        await databases.drop(copy)
+        db_ceiling = Row("db ceiling (raw collect loop)", db, conns="1")
+    db_ceiling.rate, db_ceiling.p50, db_ceiling.p99 = measured.rate, measured.p50_ms, measured.p99_ms
+    db_ceiling.vs_db = 1.0
+    _report(db_ceiling)
+    rows = [db_ceiling]
+    ctx = Context(
+        seeded=seeded,
+        tokens=tokens,
+        settings=settings,
+        conns=args.conns,
+        bulk_conns=args.bulk_conns,
+        partner_batches=args.partner_batches,
+    )
+    for server in args.server:
+        for workers in args.workers:
+            print(f"  {server}, {workers} worker(s), {db}", flush=True)
+            rows += await run_server(databases, template, ctx, server, workers, db, db_ceiling, args, work)
     return rows
 
 
