@@ -44,11 +44,18 @@ format: install
 	$(BIN)/ruff format server tests alembic scripts bench
 	$(BIN)/ruff check --fix server tests alembic scripts bench
 
-# The batching job against one set-based statement (not part of `make test`). SQLite by default;
-# CANOPY_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres runs it on PostgreSQL.
-BENCH_N ?= 10000
+# `make bench` (not part of `make test`): the HTTP benchmark of bench/http/ with the batching row:
+# uvicorn and granian, 1 and 2 workers, on SQLite, and on PostgreSQL too when
+# CANOPY_BENCH_DATABASE_URL names a server (the bench creates and drops its own databases there):
+#   make bench CANOPY_BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres
+# BENCH_DURATION is seconds per scenario; BENCH_ARGS passes more options, e.g.
+#   make bench BENCH_ARGS="--users 10000 --server granian --workers 2 --scenarios collect,steps"
+# (`.venv/bin/python -m bench http --help` lists them; `python -m bench batching` runs that row alone).
+BENCH_DURATION ?= 10
+BENCH_ARGS ?=
+export CANOPY_BENCH_DATABASE_URL
 bench: install-bench
-	$(BIN)/python -m bench batching --n $(BENCH_N)
+	$(BIN)/python -m bench http --duration $(BENCH_DURATION) $(BENCH_ARGS)
 
 install-bench: $(VENV)/.installed-bench
 

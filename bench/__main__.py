@@ -1,6 +1,8 @@
 """`python -m bench <benchmark> ...`: the benchmarks behind `make bench` (not part of `make test`).
 
 python -m bench batching [--n N]   the batch-planting-orders job against one raw INSERT ... SELECT
+python -m bench http [options]     the HTTP scenarios against the framework and database ceilings
+                                   (python -m bench http --help)
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ import asyncio
 import sys
 
 from bench import batching
+from bench.http import run as http
 
-BENCHMARKS = {"batching": lambda: asyncio.run(batching.main())}
+BENCHMARKS = {"batching": lambda: asyncio.run(batching.main()), "http": lambda: asyncio.run(http.main())}
 
 
 def main() -> None:
