@@ -95,7 +95,7 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 class Database:
     """The app's engines and session factories (one writer, one reader)."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10) -> None:
         self.url = url
         self.writer = create_engine(url, immediate=True, pool_size=pool_size, max_overflow=max_overflow)
         self.reader = create_engine(url, immediate=False) if url.startswith("sqlite") else self.writer

@@ -317,7 +317,14 @@ async def balance_of(session: AsyncSession, user_id: str) -> BalanceState:
 
 
 async def audit(session: AsyncSession, *, max_mismatches: int = 100) -> dict[str, Any]:
-    """Check the ledger's invariants (SPEC 4.3) and report the totals."""
+    """Check the ledger's invariants (SPEC 4.3) and report the totals.
+
+    Its several reads must see one snapshot, or writes committed between them show as false
+    mismatches under live traffic: REPEATABLE READ on PostgreSQL (a SQLite read transaction is a
+    snapshot already).
+    """
+    if session.bind is not None and session.bind.dialect.name == "postgresql" and not session.in_transaction():
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     totals = dict(
         (
             await session.execute(
