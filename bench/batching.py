@@ -29,13 +29,14 @@ import os
 import tempfile
 import time
 import tracemalloc
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import asyncpg
 from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog.models import Project, ProjectSpecies, Species
 from server.clock import Clock, wall_clock
@@ -121,6 +122,28 @@ class Databases:
             await self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+async def add_year_round_project(
+    session: AsyncSession, ngo_id: str, species_id: str, *, cost_g: int, created_at: datetime
+) -> Project:
+    """The benches' project: open all year, capacity without limit, one species."""
+    project = Project(
+        ngo_id=ngo_id,
+        name="Bench grove",
+        region="Bench",
+        lat=0.0,
+        lon=0.0,
+        radius_km=50.0,
+        capacity_per_season=10**9,
+        seasons=[{"start": "01-01", "end": "12-31"}],
+        created_at=created_at,
+    )
+    session.add(project)
+    await session.flush()
+    session.add(ProjectSpecies(project_id=project.id, species_id=species_id, cost_g=cost_g))
+    await session.flush()
+    return project
+
+
 async def populate(database: Database, n: int) -> None:
     now = wall_clock()
     async with database.transaction() as session:
@@ -129,20 +152,7 @@ async def populate(database: Database, n: int) -> None:
         user = User(handle="bench", display_name="Bench", created_at=now)
         session.add_all([ngo, species, user])
         await session.flush()
-        project = Project(
-            ngo_id=ngo.id,
-            name="Bench grove",
-            region="Bench",
-            lat=0.0,
-            lon=0.0,
-            radius_km=10.0,
-            capacity_per_season=10**9,
-            seasons=[{"start": "01-01", "end": "12-31"}],
-            created_at=now,
-        )
-        session.add(project)
-        await session.flush()
-        session.add(ProjectSpecies(project_id=project.id, species_id=species.id, cost_g=1))
+        project = await add_year_round_project(session, ngo.id, species.id, cost_g=1, created_at=now)
         ids = SimpleNamespace(user=user.id, project=project.id, species=species.id)
     start = now - timedelta(days=8)
     for offset in range(0, n, INSERT_CHUNK):

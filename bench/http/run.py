@@ -401,7 +401,8 @@ async def run_batching(db: str, args: argparse.Namespace) -> list[Row]:
             flat = result["peak_mib"] <= 1.5 * smallest["peak_mib"] + 0.5
             row.met = result["job_s"] <= 2 * result["raw_s"] and flat
             row.notes.append(
-                f"job {result['job_s']:.2f} s, raw {result['raw_s']:.2f} s, raw+feed {result['full_s']:.2f} s, "
+                f"job {result['job_s']:.2f} s, raw {result['raw_s']:.2f} s, raw+feed {result['raw_feed_s']:.2f} s, "
+                f"bare {result['bare_s']:.2f} s, "
                 f"peak {result['peak_mib']:.2f} MiB ({smallest['n']:,}: {smallest['peak_mib']:.2f})"
             )
             if n != sizes[0]:

@@ -25,7 +25,8 @@ from typing import Any
 from sqlalchemy import String, case, cast, insert, literal, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.catalog.models import Project, ProjectSpecies, Species
+from bench.batching import add_year_round_project
+from server.catalog.models import Species
 from server.clock import wall_clock
 from server.db import Database
 from server.energy.models import Ball
@@ -275,21 +276,9 @@ async def _ngo_orders(session: AsyncSession, settings: Settings, orders: int, us
     data = NgoCreate(name="Bench NGO", contact_email="bench@example.org")
     ngo, key, _ = await create_ngo(session, data, settings, now)
     species = (await session.execute(select(Species).order_by(Species.common_name).limit(1))).scalar_one()
-    project = Project(
-        ngo_id=ngo.id,
-        name="Bench grove",
-        region="Bench",
-        lat=0.0,
-        lon=0.0,
-        radius_km=50.0,
-        capacity_per_season=10**9,
-        seasons=[{"start": "01-01", "end": "12-31"}],
-        created_at=now - timedelta(days=30),
+    project = await add_year_round_project(
+        session, ngo.id, species.id, cost_g=1000, created_at=now - timedelta(days=30)
     )
-    session.add(project)
-    await session.flush()
-    session.add(ProjectSpecies(project_id=project.id, species_id=species.id, cost_g=1000))
-    await session.flush()
 
     trees_table = Tree.__table__
     # The image tree: user 1's growing tree (tree 0); then orders x 500 ordered trees (1..).
