@@ -2,17 +2,16 @@
 
 Batching works a few orders per transaction (`order_batch_orders`, 10 by default): lock the
 project row (so runners on several replicas take turns per project and never overrun its season
-capacity), then claim the oldest queued trees set-based, in the database: one UPDATE ... FROM
-picks at most `order_batch_orders * order_max_trees` of them (`FOR UPDATE SKIP LOCKED` on
-PostgreSQL, in a MATERIALIZED CTE so the limit is applied once; SQLite writers are serialized by
-`BEGIN IMMEDIATE`), numbers them oldest first into orders of `order_max_trees` and stamps each with
-its order's id, guarded by `status = 'queued' AND order_id IS NULL`. A GROUP BY over the claimed
-trees gives each order's size and oldest tree; an order below the minimum whose oldest tree has
-not waited long enough goes back to the queue (only the last one can be). Then the order rows, one
-`tree.ordered` feed item per tree (INSERT ... SELECT) and one `order.issued` event per order, and
-commit. No tree ever travels through Python, so memory does not grow with the queue. Killing a run
-loses nothing: every committed transaction holds complete orders, and a rerun carries on from the
-trees still queued.
+capacity), count how many of the oldest queued trees make due orders (a short last order whose
+oldest tree has not waited long enough stays queued), then claim them set-based, in the database:
+one UPDATE ... FROM picks them (in a MATERIALIZED CTE on PostgreSQL so the limit is applied once;
+SQLite writers are serialized by `BEGIN IMMEDIATE`), numbers them oldest first into orders of
+`order_max_trees` and stamps each with its order's id, guarded by `status = 'queued' AND order_id
+IS NULL`, and writes one `tree.ordered` feed item per tree. A GROUP BY over the claimed trees gives
+each order's size; then the order rows and one `order.issued` event per order, and commit. No tree
+ever travels through Python, so memory does not grow with the queue. Killing a run loses nothing:
+every committed transaction holds complete orders, and a rerun carries on from the trees still
+queued.
 """
 
 from __future__ import annotations
