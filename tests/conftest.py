@@ -135,6 +135,17 @@ def database_url(databases: SqliteDatabases | PostgresDatabases) -> Iterator[str
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "settings(**overrides): Settings fields for this test's app")
+    config.addinivalue_line("markers", "postgres_only: a behaviour only a database server has (left out on SQLite)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--db=sqlite` leaves out the `postgres_only` tests: there is nothing there for them to test."""
+    if config.getoption("--db") == "postgres":
+        return
+    left_out = [item for item in items if item.get_closest_marker("postgres_only")]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not item.get_closest_marker("postgres_only")]
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:

@@ -121,12 +121,11 @@ async def test_a_planting_that_loses_its_connection(api: Api, cutter: Connection
     assert await user.balance() == 295
 
 
+@pytest.mark.postgres_only  # SQLite has no server: its connections cannot be dropped while idle
 async def test_a_database_restart_between_requests_goes_unnoticed(api: Api, settings: Settings) -> None:
     """Every pooled connection dropped while idle (a restart or failover of the server): the
     pool checks a connection before handing it out and replaces a dead one, so the next request
     does not fail."""
-    if settings.is_sqlite:
-        pytest.skip("SQLite has no server: its connections cannot be dropped while they sit idle")
     user = await api.register()
     ball = (await user.walk(14_800))["ball"]
     await api.advance_to_next_morning()  # the app's pool now holds connections
