@@ -3,6 +3,7 @@
 python -m bench batching [--n N]   the batch-planting-orders job against one raw INSERT ... SELECT
 python -m bench http [options]     the HTTP scenarios against the framework and database ceilings
                                    (python -m bench http --help)
+python -m bench inprocess [--url]  server CPU per request of the hot routes, app called directly
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import batching
+from bench import batching, inprocess
 from bench.http import run as http
 
-BENCHMARKS = {"batching": lambda: asyncio.run(batching.main()), "http": lambda: asyncio.run(http.main())}
+BENCHMARKS = {
+    "batching": lambda: asyncio.run(batching.main()),
+    "http": lambda: asyncio.run(http.main()),
+    "inprocess": lambda: asyncio.run(inprocess.main()),
+}
 
 
 def main() -> None:
