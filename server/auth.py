@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import Forbidden, Unauthorized
@@ -34,6 +34,10 @@ SECURITY_SCHEMES = {
         'Canopy-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<METHOD>.<path and query>.<raw body>")>',
     ),
 }
+
+
+# Built once (every user request runs it): building it cost a tenth of a cheap request.
+LIVE_USER = select(User).where(User.id == bindparam("signed_in_id"), User.deleted_at.is_(None))
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -60,9 +64,7 @@ async def provide_current_user(
     user_id = read_access_token(settings, token) if token else None
     if user_id is None:
         raise _missing_credential()
-    user = (
-        await db_session.execute(select(User).where(User.id == user_id, User.deleted_at.is_(None)))
-    ).scalar_one_or_none()
+    user = (await db_session.execute(LIVE_USER, {"signed_in_id": user_id})).scalar_one_or_none()
     if user is None:
         raise _missing_credential()
     return user

@@ -8,8 +8,9 @@ an `auto_plant` tree the credit has paid for (SPEC 6).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -164,15 +165,24 @@ async def plant(session: AsyncSession, user_id: str, tree_id: str, now: datetime
     return await get_own(session, user_id, tree_id)
 
 
+def _auto_plant_tree(user_id: Any) -> Any:
+    return select(Tree.id, Tree.cost_g).where(
+        Tree.user_id == user_id, Tree.status == TreeStatus.GROWING, Tree.auto_plant.is_(True)
+    )
+
+
+# Built once: every credit of energy runs it.
+AUTO_PLANT_TREE = _auto_plant_tree(bindparam("grower_id"))
+
+
+def auto_plant_cost(user_id: Any) -> Any:
+    """The cost of the user's growing `auto_plant` tree (NULL without one), as a scalar subquery."""
+    return _auto_plant_tree(user_id).with_only_columns(Tree.cost_g).scalar_subquery()
+
+
 async def plant_if_affordable(session: AsyncSession, user_id: str, now: datetime) -> bool:
     """Auto-plant: queue the user's `auto_plant` tree once the balance covers it."""
-    tree = (
-        await session.execute(
-            select(Tree.id, Tree.cost_g).where(
-                Tree.user_id == user_id, Tree.status == TreeStatus.GROWING, Tree.auto_plant.is_(True)
-            )
-        )
-    ).first()
+    tree = (await session.execute(AUTO_PLANT_TREE, {"grower_id": user_id})).first()
     if tree is None:
         return False
     balance = await ledger.balance_of(session, user_id)
