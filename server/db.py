@@ -58,8 +58,14 @@ def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEn
         event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
         return engine
 
-    kwargs.pop("pool_size", None)  # SQLite: one file, the default pool per engine
+    kwargs.pop("pool_size", None)
     kwargs.pop("max_overflow", None)
+    if immediate and "poolclass" not in kwargs:
+        # One writing connection per process: SQLite runs one write transaction at a time anyway,
+        # and this way a process's writers queue for it in order on the pool, where they used to
+        # poll the file lock with growing sleeps (p99s of seconds under load). Another process
+        # still waits on the busy timeout. Readers keep the default pool.
+        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
     _prepare_sqlite_file(url)
     engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
     begin_statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
