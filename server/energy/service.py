@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog.models import ActionType
 from server.catalog.service import get_action
-from server.db import dialect_insert, dialect_name, for_each_dialect, new_id
+from server.db import dialect_name, for_each_dialect, new_id
 from server.energy.models import ActionRecord, Ball, DailySteps
 from server.energy.schemas import BallPublic, StepsPublic
 from server.errors import Conflict, NotFound, Unprocessable
@@ -73,6 +73,23 @@ class Award:
     grams: int
 
 
+def _issue_into_balls(insert_of: Any) -> Any:
+    """Create the day's ball or add to it, unless it has ripened (a ripe ball is frozen)."""
+    balls = Ball.__table__
+    statement = insert_of(balls)
+    return statement.on_conflict_do_update(
+        index_elements=[balls.c.user_id, balls.c.action_code, balls.c.local_day],
+        set_={
+            "amount_g": balls.c.amount_g + statement.excluded.amount_g,
+            "remaining_g": balls.c.remaining_g + statement.excluded.remaining_g,
+        },
+        where=balls.c.ripens_at > bindparam("award_now", type_=balls.c.ripens_at.type),
+    ).returning(balls.c.id, balls.c.user_id, balls.c.action_code, balls.c.local_day)
+
+
+ISSUE_INTO_BALLS = for_each_dialect(_issue_into_balls)  # built once: every award runs it
+
+
 async def award_many(session: AsyncSession, settings: Settings, awards: list[Award], now: datetime) -> list[str | None]:
     """Issue many awards in one upsert of their balls and one ledger posting (a request's round
     trips do not grow with its users). Returns each award's ball id, None where that day's ball
@@ -95,21 +112,13 @@ async def award_many(session: AsyncSession, settings: Settings, awards: list[Awa
                 "ripens_at": ripens_at,
                 "expires_at": expires_at,
                 "created_at": now,
+                "award_now": now,
             }
         )
     if not rows:
         return []
-    statement = dialect_insert(session)(Ball.__table__)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Ball.user_id, Ball.action_code, Ball.local_day],
-        set_={
-            "amount_g": Ball.amount_g + statement.excluded.amount_g,
-            "remaining_g": Ball.remaining_g + statement.excluded.remaining_g,
-        },
-        where=Ball.ripens_at > now,  # a ripe ball is frozen
-    ).returning(Ball.id, Ball.user_id, Ball.action_code, Ball.local_day)
     # executemany: one compiled statement, sent as multi-row INSERTs by the driver's batching
-    result = await session.execute(statement, rows)
+    result = await session.execute(ISSUE_INTO_BALLS[dialect_name(session)], rows)
     ids = {(row.user_id, row.action_code, row.local_day): row.id for row in result}
     ball_ids = [ids.get((a.user.id, a.action_code, a.day)) for a in awards]
     await ledger.post_many(
