@@ -17,7 +17,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,12 @@ from sqlalchemy import event
 
 from bench.batching import Databases
 from bench.http.run import bench_settings, server_env
-from bench.http.scenarios import REPORTS_PER_BATCH, Tokens
-from bench.http.seed import Seeded, ball_id, seed, user_ref
+from bench.http.scenarios import PARTNER_BATCH, REPORTS_PER_BATCH, Tokens, signed_batch
+from bench.http.seed import Seeded, ball_id, seed
 from server.app import create_app
-from server.partners.signatures import sign
 from server.settings import Settings
 
 Request = tuple[str, str, dict[str, str], bytes]
-PARTNER_BATCH = "/v1/partner/reports/batch"
 
 
 def _routes(tokens: Tokens, seeded: Seeded) -> dict[str, Callable[[int], Request]]:
@@ -58,27 +55,9 @@ def _routes(tokens: Tokens, seeded: Seeded) -> dict[str, Callable[[int], Request
 
     def partner(i: int) -> Request:
         """A signed batch of REPORTS_PER_BATCH metro rides (per request: divide by that for a report)."""
-        reports = [
-            {
-                "report_id": f"inprocess-{i}-{k}",
-                "user_ref": user_ref((i * REPORTS_PER_BATCH + k) % seeded.users),
-                "occurred_at": occurred,
-                "items": [{"action": "metro_ride", "quantity": 1}],
-            }
-            for k in range(REPORTS_PER_BATCH)
-        ]
-        body = json.dumps({"reports": reports}).encode()
-        timestamp = str(int(time.time()))
-        signature = sign(seeded.partner_secret, timestamp, "POST", PARTNER_BATCH, body)
-        headers = {
-            "content-type": "application/json",
-            "canopy-key-id": seeded.partner_key_id,
-            "canopy-timestamp": timestamp,
-            "canopy-signature": f"v1={signature}",
-        }
-        return "POST", PARTNER_BATCH, headers, body
+        body, headers = signed_batch(seeded, i, prefix="inprocess")
+        return "POST", PARTNER_BATCH, headers, body.encode()
 
-    occurred = (datetime.now(UTC) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
     return {"health": health, "me": me, "forest": forest, "collect": collect, "steps": steps, "partner": partner}
 
 

@@ -87,30 +87,36 @@ def steps(ctx: Context) -> Iterator[Request]:
         yield "PUT", f"/v1/me/steps/{today}", body, {**ctx.tokens.bearer(i), "Content-Type": "application/json"}
 
 
-def partner_batches(ctx: Context) -> Iterator[Request]:
-    """Signed batches of 500 metro rides, each report for a different linked user."""
-    seeded = ctx.seeded
+PARTNER_BATCH = "/v1/partner/reports/batch"
+
+
+def signed_batch(seeded: Seeded, b: int, prefix: str = "bench") -> tuple[str, dict[str, str]]:
+    """Batch `b`: 500 metro rides, each report for a different linked user, and its signed headers."""
     timestamp = str(int(datetime.now(UTC).timestamp()))
     occurred = (datetime.now(UTC) - timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
-    target = "/v1/partner/reports/batch"
-    for b in range(ctx.partner_batches):
-        reports = [
-            {
-                "report_id": f"bench-{b}-{k}",
-                "user_ref": user_ref((b * REPORTS_PER_BATCH + k) % seeded.users),
-                "occurred_at": occurred,
-                "items": [{"action": "metro_ride", "quantity": 1}],
-            }
-            for k in range(REPORTS_PER_BATCH)
-        ]
-        body = _json({"reports": reports})
-        headers = {
-            "Content-Type": "application/json",
-            "Canopy-Key-Id": seeded.partner_key_id,
-            "Canopy-Timestamp": timestamp,
-            "Canopy-Signature": "v1=" + sign(seeded.partner_secret, timestamp, "POST", target, body.encode()),
+    reports = [
+        {
+            "report_id": f"{prefix}-{b}-{k}",
+            "user_ref": user_ref((b * REPORTS_PER_BATCH + k) % seeded.users),
+            "occurred_at": occurred,
+            "items": [{"action": "metro_ride", "quantity": 1}],
         }
-        yield "POST", target, body, headers
+        for k in range(REPORTS_PER_BATCH)
+    ]
+    body = _json({"reports": reports})
+    headers = {
+        "Content-Type": "application/json",
+        "Canopy-Key-Id": seeded.partner_key_id,
+        "Canopy-Timestamp": timestamp,
+        "Canopy-Signature": "v1=" + sign(seeded.partner_secret, timestamp, "POST", PARTNER_BATCH, body.encode()),
+    }
+    return body, headers
+
+
+def partner_batches(ctx: Context) -> Iterator[Request]:
+    """Signed batches of 500 metro rides, each report for a different linked user."""
+    for b in range(ctx.partner_batches):
+        yield "POST", PARTNER_BATCH, *signed_batch(ctx.seeded, b)
 
 
 def plantings(ctx: Context) -> Iterator[Request]:
