@@ -265,19 +265,10 @@ async def _record_walk(
         )
 
 
-def _ripe(now: datetime) -> list:
-    return _ripe_columns(Ball, now)
-
-
-def _ripe_columns(balls: Any, now: datetime) -> list:
-    """A ball that can be collected now (of the model, or of its table in a CTE)."""
-    columns = balls.c if hasattr(balls, "c") else balls
-    return [
-        columns.collected_at.is_(None),
-        columns.settled_at.is_(None),
-        columns.ripens_at <= now,
-        columns.expires_at > now,
-    ]
+def _ripe(now: Any) -> list:
+    """A ball that can be collected at `now` (a time, or a parameter of a statement built once)."""
+    balls = Ball.__table__.c
+    return [balls.collected_at.is_(None), balls.settled_at.is_(None), balls.ripens_at <= now, balls.expires_at > now]
 
 
 async def collect(
@@ -323,7 +314,7 @@ def _claim_ripe_ball() -> Any:
         .where(
             balls.c.id == _BALL_ID,
             balls.c.user_id == _COLLECTOR_ID,
-            *_ripe_columns(balls, _NOW),
+            *_ripe(_NOW),
         )
         .values(collected_g=balls.c.remaining_g, remaining_g=0, collected_at=_NOW)
         .returning(balls.c.id, balls.c.collected_g)
