@@ -166,7 +166,7 @@ def for_each_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
 
 def dialect_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT construct, for `ON CONFLICT` clauses that both databases speak."""
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -274,7 +274,7 @@ def _ripe(now: Any) -> list:
 async def collect(
     session: AsyncSession, settings: Settings, user: User, ball_id: str, now: datetime
 ) -> tuple[int, int]:
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         collected = await _collect_in_one_statement(session, settings, user, ball_id, now)
         if collected is not None:
             return collected
