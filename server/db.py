@@ -3,7 +3,8 @@
 SQLite is set up for correctness (WAL, busy timeout, foreign keys) and every writing
 transaction takes the write lock when it starts (`BEGIN IMMEDIATE`), so a read followed by a
 write can never lose an update. Read-only requests use a second engine with a plain `BEGIN`
-so readers do not queue behind writers.
+so readers do not queue behind writers. SQLite statements go through aiosqlite with one trip
+to its thread each (server/sqlite_driver.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
+
+from server.sqlite_driver import OneTripDBAPI
 
 # Constraint names must exist before the first table class is defined (SQLite batch migrations).
 SQLModel.metadata.naming_convention = {
@@ -67,7 +70,7 @@ def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEn
         # still waits on the busy timeout. Readers keep the default pool.
         kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
     _prepare_sqlite_file(url)
-    engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+    engine = create_async_engine(url, connect_args={"timeout": 30}, module=OneTripDBAPI(), **kwargs)
     begin_statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
     @event.listens_for(engine.sync_engine, "connect")
