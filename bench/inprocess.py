@@ -186,18 +186,23 @@ async def measure(
 
 
 async def print_statements(app: Any, request: Request) -> None:
-    """The round trips of one request: each statement the app sends, BEGIN and COMMIT included."""
+    """The round trips of one request: each statement the app sends, BEGIN and COMMIT included,
+    with its wall time (the database's work and the driver's)."""
     database = app.state.database
     engines = {database.writer.sync_engine, database.reader.sync_engine}
-    sent: list[str] = []
+    sent: list[list[Any]] = []  # [wall ms or None, statement]
 
     def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        sent.append(" ".join(statement.split())[:110])
+        sent.append([time.perf_counter(), " ".join(statement.split())[:100]])
+
+    def on_result(*_: Any) -> None:
+        sent[-1][0] = (time.perf_counter() - sent[-1][0]) * 1000
 
     listeners = [
         ("before_cursor_execute", on_statement),
-        ("begin", lambda _conn: sent.append("BEGIN")),
-        ("commit", lambda _conn: sent.append("COMMIT")),
+        ("after_cursor_execute", on_result),
+        ("begin", lambda _conn: sent.append([None, "BEGIN"])),
+        ("commit", lambda _conn: sent.append([None, "COMMIT"])),
     ]
     for engine in engines:
         for name, listener in listeners:
@@ -209,8 +214,8 @@ async def print_statements(app: Any, request: Request) -> None:
             for name, listener in listeners:
                 event.remove(engine, name, listener)
     print(f"  {request[0]} {request[1]}: {len(sent)} round trips")
-    for statement in sent:
-        print(f"    {statement}")
+    for wall_ms, statement in sent:
+        print(f"    {f'{wall_ms:7.1f} ms' if wall_ms is not None else ' ' * 10}  {statement}")
 
 
 async def main() -> None:
