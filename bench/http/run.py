@@ -233,7 +233,7 @@ async def check(url: str, base: str, settings: Settings, rows: dict[str, Row]) -
     counts = {
         "collect": "SELECT COUNT(*) FROM balls WHERE collected_at IS NOT NULL",
         "steps": "SELECT COUNT(*) FROM daily_steps",
-        "partner": "SELECT COUNT(*) FROM partner_reports",
+        "partner": "SELECT COUNT(*) FROM partner_reports WHERE report_id NOT LIKE 'history-%'",  # not the seed's
         "plantings": "SELECT COUNT(*) FROM plantings",
         "steal": "SELECT COUNT(*) FROM steals",
     }
