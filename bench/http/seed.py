@@ -272,7 +272,7 @@ async def _partner(session: AsyncSession, settings: Settings, n: int, now: datet
     # Its history: a settled report per user from two days ago. A partner sending thousands of
     # reports a second has one, and without it the statistics describe an empty table, so
     # PostgreSQL finds a batch's report ids by scanning all of the partner's reports (the first
-    # minute of a new partner until autovacuum analyses: EXPLAIN, 15 ms at 90,000 reports).
+    # minute of a new partner until autovacuum analyses; docs/benchmarks.md has the figures).
     reports = PartnerReport.__table__
     await _bulk(
         session,
