@@ -188,7 +188,7 @@ class AdminNgoController(OperatorController):
         "/",
         status_code=201,
         responses={
-            201: ResponseSpec(NgoCreated, description="Created; the keys are shown only here"),
+            201: ResponseSpec(NgoCreated, description="Created; the keys are shown only here", generate_examples=False),
             **problems(409, 422),
         },
         issues_credentials=True,
