@@ -98,7 +98,15 @@ class Settings(BaseSettings):
 
     # HTTP (SPEC 10)
     request_max_body_bytes: int = 1024 * 1024
-    idempotency_ttl_s: int = 24 * 3600
+    idempotency_ttl_s: int = Field(24 * 3600, ge=1)
+
+    # prune (SPEC 14): what has served its time is deleted daily, this many rows per transaction
+    prune_interval_s: int = Field(24 * 3600, ge=60)
+    prune_chunk: int = Field(1000, ge=1, le=100_000)
+    play_counter_retention_days: int = Field(60, ge=1)
+    webhook_delivered_retention_days: int = Field(30, ge=1)
+    # an expired green code is kept this long so a late report names it `green-code-expired`
+    green_code_retention_s: int = Field(24 * 3600, ge=0)
 
     @field_validator("database_url")
     @classmethod

@@ -67,7 +67,7 @@ def _public(partner: Partner) -> PartnerPublic:
 class AdminPartnerController(OperatorController):
     path = "/admin/partners"
 
-    @post("/", status_code=201, responses=problems(409, 422))
+    @post("/", status_code=201, responses=problems(409, 422), issues_credentials=True)
     async def create(
         self,
         state: State,
@@ -121,7 +121,7 @@ class AdminPartnerController(OperatorController):
             items=[KeyPublic(key_id=k.key_id, created_at=k.created_at, revoked_at=k.revoked_at) for k in rows.scalars()]
         )
 
-    @post("/{partner_id:str}/keys", status_code=201)
+    @post("/{partner_id:str}/keys", status_code=201, issues_credentials=True)
     async def add_key(
         self,
         state: State,

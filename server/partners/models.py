@@ -46,7 +46,7 @@ class GreenCode(SQLModel, table=True):
     code: str = Field(max_length=18, unique=True)
     user_id: str = Field(foreign_key="users.id", max_length=36)
     created_at: datetime
-    expires_at: datetime
+    expires_at: datetime = Field(index=True)  # `prune` deletes by it
     redeemed_at: datetime | None = None
     redeemed_by: str | None = Field(default=None, max_length=36)  # the partner
 

@@ -163,7 +163,10 @@ async def issue_green_code(session: AsyncSession, settings: Settings, user_id: s
     """A new 18-digit code valid 5 minutes; at most 5 live codes per user, a sixth drops the oldest."""
     await lock_user(session, user_id)
     await session.execute(
-        delete(GreenCode).where(GreenCode.user_id == user_id, GreenCode.expires_at < now - timedelta(days=1))
+        delete(GreenCode).where(
+            GreenCode.user_id == user_id,
+            GreenCode.expires_at < now - timedelta(seconds=settings.green_code_retention_s),
+        )
     )
     live = list(
         (

@@ -15,6 +15,7 @@ from litestar import Controller, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State, UploadFile
 from litestar.di import NamedDependency, Provide
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -183,7 +184,15 @@ class PhotoController(Controller):
 class AdminNgoController(OperatorController):
     path = "/admin/ngos"
 
-    @post("/", status_code=201, responses=problems(409, 422))
+    @post(
+        "/",
+        status_code=201,
+        responses={
+            201: ResponseSpec(NgoCreated, description="Created; the keys are shown only here", generate_examples=False),
+            **problems(409, 422),
+        },
+        issues_credentials=True,
+    )
     async def create(
         self,
         state: State,
@@ -217,7 +226,7 @@ class AdminNgoController(OperatorController):
     async def keys(self, db_session: NamedDependency[AsyncSession], ngo_id: FromPath[ResourceId]) -> Page[NgoKeyPublic]:
         return Page(items=await service.list_keys(db_session, ngo_id))
 
-    @post("/{ngo_id:str}/keys", status_code=201)
+    @post("/{ngo_id:str}/keys", status_code=201, issues_credentials=True)
     async def add_key(
         self, db_session: NamedDependency[AsyncSession], now: NamedDependency[datetime], ngo_id: FromPath[ResourceId]
     ) -> NgoKeyCreated:

@@ -88,5 +88,5 @@ class PlayCounter(SQLModel, table=True):
     kind: str = Field(primary_key=True, max_length=10)
     # the friend watered, or "" for steals (a primary key column cannot be NULL)
     subject_id: str = Field(default="", primary_key=True, max_length=36)
-    local_day: date = Field(primary_key=True)
+    local_day: date = Field(primary_key=True, index=True)  # `prune` deletes by it
     count: int = 0

@@ -29,7 +29,7 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/register", status_code=201, responses=problems(409))
+    @post("/register", status_code=201, responses=problems(409), issues_credentials=True)
     async def register(
         self,
         state: State,
@@ -40,7 +40,7 @@ class AuthController(Controller):
         user, tokens = await service.register(db_session, state.settings, state.passwords, data, now)
         return Registered(user=service.to_public(user, now), **tokens.model_dump())
 
-    @post("/login", status_code=200, responses=problems(401, 429))
+    @post("/login", status_code=200, responses=problems(401, 429), issues_credentials=True)
     async def login(
         self,
         state: State,
@@ -53,7 +53,7 @@ class AuthController(Controller):
             db_session, state.settings, state.passwords, state.login_throttle, data.handle, data.password, address
         )
 
-    @post("/refresh", status_code=200, responses=problems(401))
+    @post("/refresh", status_code=200, responses=problems(401), issues_credentials=True)
     async def refresh(
         self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]
     ) -> Tokens:

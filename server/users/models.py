@@ -40,6 +40,6 @@ class RefreshToken(SQLModel, table=True):
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     user_id: str = Field(foreign_key="users.id", index=True, max_length=36)
     token_hash: str = Field(max_length=64, unique=True)
-    expires_at: datetime
+    expires_at: datetime = Field(index=True)  # `prune` deletes by it
     revoked_at: datetime | None = None
     created_at: datetime

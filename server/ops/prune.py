@@ -1,0 +1,112 @@
+"""The daily `prune` job (SPEC 14): delete what has served its time.
+
+Each step deletes one kind of row, `prune_chunk` rows per transaction, so a run never holds
+SQLite's write lock or PostgreSQL's row locks for long; on PostgreSQL a chunk skips rows another
+replica's run has locked, so replicas running at once share the work. The job answers how many
+rows each step deleted.
+
+To prune something else, add a step to PRUNE_STEPS under the name of its count: a
+`RowsPastTheirTime` for rows of a table (give its primary key and the condition; index the
+column the condition compares), or any `async def step(run: PruneRun) -> int` (rows deleted)
+for what does not live in a table of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, select, tuple_
+
+from server.clock import wall_clock
+from server.idempotency import IdempotencyRecord
+from server.partners.models import GreenCode
+from server.social.models import PlayCounter
+from server.users.models import RefreshToken
+from server.webhooks.models import WebhookDelivery
+
+
+@dataclass(frozen=True)
+class PruneRun:
+    """One run's view: `now` is the product clock (the test clock in tests); credentials expire
+    by the wall clock (SPEC 9), so their steps read `wall_now`."""
+
+    database: Any
+    settings: Any
+    now: datetime
+    wall_now: datetime
+
+    @property
+    def today(self) -> date:
+        return self.now.date()
+
+
+PruneStep = Callable[[PruneRun], Awaitable[int]]
+
+
+@dataclass(frozen=True)
+class RowsPastTheirTime:
+    """Delete the rows of one table that `condition(run)` selects, a chunk per transaction."""
+
+    key: Sequence[Any]  # the table's primary key columns
+    condition: Callable[[PruneRun], ColumnElement[bool]]
+
+    async def __call__(self, run: PruneRun) -> int:
+        table = self.key[0].table
+        key = self.key[0] if len(self.key) == 1 else tuple_(*self.key)
+        chunk_size = run.settings.prune_chunk
+        deleted = 0
+        while True:
+            chunk = select(*self.key).where(self.condition(run)).limit(chunk_size).with_for_update(skip_locked=True)
+            async with run.database.transaction() as session:
+                result = await session.execute(
+                    delete(table)
+                    .where(key.in_(chunk), self.condition(run))
+                    .execution_options(synchronize_session=False)
+                )
+            deleted += result.rowcount
+            if result.rowcount < chunk_size:
+                return deleted
+
+
+PRUNE_STEPS: dict[str, PruneStep] = {
+    # Replays are kept idempotency_ttl_s (24 h) of the product clock; past it a key starts afresh.
+    "idempotency_records_deleted": RowsPastTheirTime(
+        key=[IdempotencyRecord.scope_hash],
+        condition=lambda run: (
+            IdempotencyRecord.created_at <= run.now - timedelta(seconds=run.settings.idempotency_ttl_s)
+        ),
+    ),
+    "green_codes_deleted": RowsPastTheirTime(
+        key=[GreenCode.id],
+        condition=lambda run: GreenCode.expires_at < run.now - timedelta(seconds=run.settings.green_code_retention_s),
+    ),
+    # Revoked or not, a token goes once it has expired (wall clock); until then it records its use.
+    "refresh_tokens_deleted": RowsPastTheirTime(
+        key=[RefreshToken.id],
+        condition=lambda run: RefreshToken.expires_at < run.wall_now,
+    ),
+    "play_counters_deleted": RowsPastTheirTime(
+        key=[PlayCounter.user_id, PlayCounter.kind, PlayCounter.subject_id, PlayCounter.local_day],
+        condition=lambda run: (
+            PlayCounter.local_day < run.today - timedelta(days=run.settings.play_counter_retention_days)
+        ),
+    ),
+    "webhook_deliveries_deleted": RowsPastTheirTime(
+        key=[WebhookDelivery.id],
+        condition=lambda run: (
+            (WebhookDelivery.status == "delivered")
+            & (WebhookDelivery.delivered_at < run.now - timedelta(days=run.settings.webhook_delivered_retention_days))
+        ),
+    ),
+}
+
+
+async def prune(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+    run = PruneRun(database=database, settings=settings, now=await clock.now(), wall_now=wall_clock())
+    counts: dict[str, Any] = {"job": "prune"}
+    for name, step in PRUNE_STEPS.items():
+        counts[name] = await step(run)
+    return counts
