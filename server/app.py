@@ -6,15 +6,17 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, Router
+from litestar import Litestar, MediaType, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.routes import HTTPRoute
 from litestar.stores.base import Store
 from litestar.stores.memory import MemoryStore
+from litestar.types import Scope
 
 from server.auth import SECURITY_SCHEMES
 from server.catalog.controllers import (
@@ -32,6 +34,7 @@ from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.feed.controllers import FeedController
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
+from server.openapi import RequestModelSchemaPlugin
 from server.ops.controllers import HealthController, JobsController
 from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
 from server.planting.controllers import AdminNgoController, AdminOrderController, NgoController, PhotoController
@@ -61,6 +64,26 @@ def _throttle_store(settings: Settings) -> Store:
     from litestar.stores.redis import RedisStore
 
     return RedisStore.with_client(url=settings.redis_url)
+
+
+def _allow_every_method(app: Litestar) -> None:
+    """Make OPTIONS list every method of its path.
+
+    Litestar's generated OPTIONS handler reads the methods of the route object it was made for,
+    and that object is replaced when the path's other handlers are merged in, so `Allow` listed
+    only some of them. Each OPTIONS handler is rebound to the route that serves it.
+    """
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        allow = ", ".join(sorted(route.methods))
+        for handler in route.route_handlers:
+            if handler.http_methods == {"OPTIONS"} and not handler.include_in_schema:
+
+                def options_handler(scope: Scope, allow: str = allow) -> Response:
+                    return Response(content=None, status_code=204, headers={"Allow": allow}, media_type=MediaType.TEXT)
+
+                handler._fn = options_handler
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -133,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"db_session": Provide(provide_db_session), "now": Provide(provide_now)},
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictJSONRequest,
+        plugins=[RequestModelSchemaPlugin()],
         middleware=[metrics.middleware, IdempotencyMiddleware(settings.secret_key)],
         lifespan=[lifespan],
         state=State({"settings": settings}),
@@ -147,4 +171,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
     )
     declare_problem_responses(app)
+    _allow_every_method(app)
     return app

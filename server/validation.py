@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from litestar import Request
 from litestar.params import PathParameter
@@ -66,8 +66,15 @@ Grams = Annotated[int, IntOnly, Field(ge=0, le=10**12)]
 StrictBool = Annotated[bool, BeforeValidator(_require_bool)]
 Number = BeforeValidator(_require_number)
 """Use as `Annotated[float, Number, Field(ge=.., le=..)]`: a JSON number (NaN/Infinity never decode)."""
-Text = Annotated[str, BeforeValidator(_require_str)]
-PrintableText = Annotated[str, BeforeValidator(_require_str), AfterValidator(_printable)]
+Text = Annotated[str, BeforeValidator(_require_str), Field(pattern=r"^[^\x00]*$")]
+PRINTABLE = "printable"
+"""The OpenAPI `format` of PrintableText (no control, format, surrogate, private-use or unassigned characters)."""
+PrintableText = Annotated[
+    str,
+    BeforeValidator(_require_str),
+    AfterValidator(_printable),
+    Field(json_schema_extra={"format": PRINTABLE}, description="Printable characters, not only spaces"),
+]
 
 
 ResourceId = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -81,13 +88,16 @@ class RequestModel(SQLModel):
 
 
 class PatchModel(RequestModel):
-    """A partial update: fields may be left out, but an explicit null is refused."""
+    """A partial update: fields may be left out, but an explicit null is refused except in `nullable`
+    (where null means "none", e.g. no cap)."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="before")
     @classmethod
     def _no_nulls(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            nulls = sorted(key for key, value in data.items() if value is None)
+            nulls = sorted(key for key, value in data.items() if value is None and key not in cls.nullable)
             if nulls:
                 raise ValueError(f"{', '.join(nulls)} may be left out but not set to null")
         return data

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
 from sqlmodel import SQLModel
 
 from server.validation import IntOnly, Number, PatchModel, PrintableText, RequestModel, Text
@@ -55,8 +55,10 @@ class ActionTypeCreate(RequestModel):
 NULLABLE_ACTION_FIELDS = frozenset({"daily_cap_g", "daily_cap_count", "monthly_cap_count", "factor_year"})
 
 
-class ActionTypeUpdate(RequestModel):
+class ActionTypeUpdate(PatchModel):
     """A partial change; only the caps and `factor_year` may be set to null (no cap, no year)."""
+
+    nullable = NULLABLE_ACTION_FIELDS
 
     name: Annotated[PrintableText, Field(max_length=80)] | None = None
     unit: Unit | None = None
@@ -69,15 +71,6 @@ class ActionTypeUpdate(RequestModel):
     factor_source: Annotated[PrintableText, Field(max_length=500)] | None = None
     factor_year: FactorYear | None = None
     baseline: Annotated[PrintableText, Field(max_length=200)] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _nulls_only_where_meaningful(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            nulls = sorted(k for k, v in data.items() if v is None and k not in NULLABLE_ACTION_FIELDS)
-            if nulls:
-                raise ValueError(f"{', '.join(nulls)} may be left out but not set to null")
-        return data
 
 
 class SpeciesPublic(SQLModel):
@@ -151,7 +144,11 @@ def _month_day(value: str) -> str:
     return value
 
 
-MonthDay = Annotated[Text, Field(pattern=r"^\d{2}-\d{2}$"), AfterValidator(_month_day)]
+MonthDay = Annotated[
+    Text,
+    Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9]|3[01])$", description="MM-DD, a day of the calendar"),
+    AfterValidator(_month_day),
+]
 Name = Annotated[PrintableText, Field(min_length=1, max_length=120)]
 Id = Annotated[Text, Field(min_length=1, max_length=64)]
 

@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 from server.validation import Number, PatchModel, PrintableText, RequestModel, Text
 
 Id = Annotated[Text, Field(min_length=1, max_length=64)]
-Email = Annotated[Text, Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+Email = Annotated[Text, Field(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
 WebhookUrl = Annotated[Text, Field(min_length=8, max_length=2000)]
 
 

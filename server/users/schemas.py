@@ -13,7 +13,8 @@ from sqlmodel import SQLModel
 
 from server.validation import PatchModel, PrintableText, RequestModel, StrictBool, Text
 
-HANDLE_PATTERN = re.compile(r"^[a-z0-9_]{3,30}$")
+# Checked before lowercasing: "\u212a".lower() is "k", so the Kelvin sign would pass a check after it.
+HANDLE_PATTERN = r"^[A-Za-z0-9_]{3,30}$"
 
 
 @lru_cache(maxsize=1)
@@ -22,10 +23,9 @@ def _zones() -> frozenset[str]:
 
 
 def _handle(value: str) -> str:
-    value = value.lower()
-    if not HANDLE_PATTERN.fullmatch(value):
+    if not re.fullmatch(HANDLE_PATTERN, value):
         raise ValueError("handle must be 3-30 characters of a-z, 0-9 and _")
-    return value
+    return value.lower()
 
 
 def _timezone(value: str) -> str:
@@ -34,10 +34,14 @@ def _timezone(value: str) -> str:
     return value
 
 
-Handle = Annotated[Text, Field(max_length=30), AfterValidator(_handle)]
+Handle = Annotated[
+    Text, Field(pattern=HANDLE_PATTERN, description="Case-insensitive: stored in lowercase"), AfterValidator(_handle)
+]
 Password = Annotated[Text, Field(min_length=10, max_length=128)]
 DisplayName = Annotated[PrintableText, Field(min_length=1, max_length=60)]
-TimeZone = Annotated[Text, Field(max_length=64), AfterValidator(_timezone)]
+TimeZone = Annotated[
+    Text, Field(max_length=64, json_schema_extra={"enum": sorted(_zones())}), AfterValidator(_timezone)
+]
 
 
 class RegisterRequest(RequestModel):
