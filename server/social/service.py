@@ -4,8 +4,9 @@ shields and leaderboards.
 Every rule that must hold under concurrency is decided by the database in the same transaction
 as the change: a steal is one guarded UPDATE of the ball (the allowance re-checked in its WHERE)
 plus an insert under a unique (ball, thief) constraint; daily limits are counter rows raised by
-a guarded upsert; a watering debits with a guarded UPDATE. A refusal raises, and the request's
-transaction is rolled back as a whole.
+a guarded upsert; a watering debits with a guarded UPDATE; friend requests between two users
+queue on a lock on the pair. A refusal raises, and the request's transaction is rolled back as a
+whole.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog.models import Project, Species
-from server.db import dialect_insert, new_id
+from server.db import dialect_insert, dialect_name, new_id
 from server.energy.models import Ball
 from server.energy.service import _ripe, ball_state, forest_balls
 from server.errors import Conflict, NotFound
@@ -49,6 +50,9 @@ WATER = "water"
 # means another thief succeeded, and a ball allows only a few steals, so this is never reached
 # in practice (a last resort answers 409 conflict, nothing written).
 MAX_STEAL_ATTEMPTS = 50
+# The first key of the PostgreSQL advisory locks on a pair of users (the second is the pair's
+# hash): a namespace of its own, so the pair locks meet no other advisory lock.
+FRIEND_PAIR_LOCKS = 5_318_001
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -113,16 +117,36 @@ async def requests_public(session: AsyncSession, requests: list[FriendRequest]) 
     ]
 
 
+async def _lock_pair(session: AsyncSession, pair_key: str) -> None:
+    """Serialise friend requests between two users until this transaction ends.
+
+    On PostgreSQL a `SELECT ... FOR UPDATE` locks nothing while no request exists yet, so two
+    requests sent at once would both find none and both insert (the unique index then refuses
+    one). A transaction-scoped advisory lock on the pair makes the second wait for the first to
+    commit; every later statement of its READ COMMITTED transaction then sees what the first did.
+    SQLite needs nothing: each writing transaction holds the database's write lock from its
+    `BEGIN IMMEDIATE` (server/db.py).
+    """
+    if dialect_name(session) == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(FRIEND_PAIR_LOCKS, func.hashtext(pair_key))))
+
+
 async def request_friend(session: AsyncSession, user: User, handle: str, now: datetime) -> FriendRequest:
-    """SPEC 5: 409 for oneself, a friend or a pending request; a crossing request accepts both."""
+    """SPEC 5: 409 for oneself, a friend or a pending request; a crossing request accepts both.
+
+    Requests between the same two users run one after the other (`_lock_pair`), so the answers
+    are those of a serial order: of two crossing requests sent at once, the first is a pending
+    request (201) and the second accepts it (201, accepted). The pending request is locked
+    before the friendship is read: an accept or decline by its addressee (`respond`, which does
+    not take the pair lock) has then either committed and is seen, or waits for us.
+    """
     other = await find_user(session, handle)
     if other is None:
         raise NotFound("No user with that handle.", problem="user-not-found")
     if other.id == user.id:
         raise Conflict("You cannot befriend yourself.", problem="self-friend-request")
-    if await are_friends(session, user.id, other.id):
-        raise Conflict("You are friends already.", problem="already-friends")
     key = _pair_key(user.id, other.id)
+    await _lock_pair(session, key)
     pending = (
         await session.execute(
             select(FriendRequest)
@@ -130,16 +154,14 @@ async def request_friend(session: AsyncSession, user: User, handle: str, now: da
             .with_for_update()
         )
     ).scalar_one_or_none()
+    if await are_friends(session, user.id, other.id):
+        raise Conflict("You are friends already.", problem="already-friends")
     if pending is not None and pending.from_user_id == user.id:
         raise Conflict("Your request is still pending.", problem="request-pending")
     if pending is not None:
         # They asked first: this request accepts theirs, and both are recorded as accepted.
-        await session.execute(
-            update(FriendRequest)
-            .where(FriendRequest.id == pending.id, FriendRequest.status == RequestStatus.PENDING)
-            .values(status=RequestStatus.ACCEPTED, responded_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        pending.status = RequestStatus.ACCEPTED
+        pending.responded_at = now
         request = FriendRequest(
             from_user_id=user.id,
             to_user_id=other.id,
@@ -154,7 +176,7 @@ async def request_friend(session: AsyncSession, user: User, handle: str, now: da
         return request
     request = FriendRequest(from_user_id=user.id, to_user_id=other.id, pair_key=key, created_at=now)
     session.add(request)
-    await session.flush()  # a concurrent request between the same two users fails here -> 409
+    await session.flush()
     await add_feed_item(session, other.id, FeedType.FRIEND_REQUESTED, friend_id=user.id, now=now)
     return request
 
