@@ -32,7 +32,7 @@ _BAND_BITS = (9, 9, 9, 9, 9, 9, 10)
 # over), and at least this many on its short side: the hash resizes it to 32 x 32.
 WORKING_LONG_SIDE = 1024
 WORKING_SHORT_SIDE = 64
-_REDUCIBLE_MODES = ("RGB", "L")  # other modes become RGB before they are reduced, as before
+_REDUCIBLE_MODES = ("RGB", "L")  # others are made RGB (as every photo ends up) before they are reduced
 # EXIF orientation -> the transposition that makes the photo upright (as ImageOps.exif_transpose).
 _UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
