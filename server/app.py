@@ -34,6 +34,7 @@ from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.feed.controllers import FeedController
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
+from server.memory import MIB, MemoryBudget, return_large_blocks_to_the_system
 from server.openapi import RequestModelSchemaPlugin
 from server.ops.controllers import HealthController, JobsController
 from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
@@ -133,6 +134,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             per_address=settings.login_fail_limit_per_address,
             window_s=settings.login_fail_window_s,
         )
+        return_large_blocks_to_the_system()
+        state.photo_memory = MemoryBudget.for_worker(settings.worker_memory_budget_mb * MIB)
         scheduler = start_scheduler(state) if settings.scheduler_enabled else None
         # What is alive now (the app, its routes, the ORM's metadata) lives as long as the app: the
         # collector need not walk it again. Measured under load on PostgreSQL (collect, 2 workers,

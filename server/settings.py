@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     photo_max_pixels: int = 40_000_000
     photo_hash_max_distance: int = Field(6, ge=0, le=6)
     photo_thumbnail_px: int = Field(256, ge=16, le=2048)
+    # The resident memory (RSS) one worker process should stay under: photo decodes share what the
+    # worker does not use at rest (server/memory.py), queueing when they would not fit together.
+    worker_memory_budget_mb: int = Field(512, ge=256)
 
     # partners (SPEC 7)
     green_code_ttl_s: int = 300

@@ -72,30 +72,60 @@ class Canopy:
                 self.process.wait()
 
 
+class Server(Canopy):
+    """One `canopy serve` process answering at `base`."""
+
+    def __init__(self, settings: Settings, *, workers: int, log: Path, **overrides: Any) -> None:
+        port = free_port()
+        super().__init__(settings, "serve", "--port", str(port), "--workers", str(workers), log=log, **overrides)
+        self.base = f"http://127.0.0.1:{port}"
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes uvicorn spawned (its children running `spawn_main`)."""
+        pids = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:  # it ended while we looked
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            if parent == self.process.pid and b"spawn_main" in cmdline:
+                pids.append(int(entry.name))
+        return sorted(pids)
+
+
+@contextmanager
+def serving(
+    settings: Settings, logs: Path, *, count: int = 1, workers: int = 1, **overrides: Any
+) -> Iterator[list[Server]]:
+    """`count` `canopy serve` processes on free ports, started together and all answering
+    `/ready`; yields them and stops them after. Their output goes to `logs`/server-N.log."""
+    servers: list[Server] = []
+    try:
+        for number in range(count):
+            servers.append(Server(settings, workers=workers, log=logs / f"server-{number}.log", **overrides))
+        deadline = time.monotonic() + 60
+        for server in servers:
+            while not _ready(server.base):
+                if server.process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start:\n{server.output()[-3000:]}")
+                time.sleep(0.1)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
 @contextmanager
 def running_servers(
     settings: Settings, logs: Path, *, count: int = 1, workers: int = 1, **overrides: Any
 ) -> Iterator[list[str]]:
-    """`count` `canopy serve` processes on free ports, started together and all answering
-    `/ready`; yields their base URLs and stops them after. Their output goes to `logs`/server-N.log."""
-    servers: list[Canopy] = []
-    bases: list[str] = []
-    try:
-        for number in range(count):
-            port = free_port()
-            args = ("serve", "--port", str(port), "--workers", str(workers))
-            servers.append(Canopy(settings, *args, log=logs / f"server-{number}.log", **overrides))
-            bases.append(f"http://127.0.0.1:{port}")
-        deadline = time.monotonic() + 60
-        for server, base in zip(servers, bases, strict=True):
-            while not _ready(base):
-                if server.process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start:\n{server.output()[-3000:]}")
-                time.sleep(0.1)
-        yield bases
-    finally:
-        for server in servers:
-            server.stop()
+    """As `serving`, yielding the servers' base URLs."""
+    with serving(settings, logs, count=count, workers=workers, **overrides) as servers:
+        yield [server.base for server in servers]
 
 
 def _ready(base: str) -> bool:

@@ -20,7 +20,8 @@ from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import OperatorController, bearer_token
-from server.errors import BadRequest, DomainError, Forbidden, Unauthorized, problems
+from server.errors import BadRequest, DomainError, Forbidden, Unauthorized, Unprocessable, problems
+from server.memory import MemoryBudget
 from server.pagination import Cursor, Limit, Page
 from server.planting import photos, service
 from server.planting.models import Ngo
@@ -159,9 +160,18 @@ class NgoController(Controller):
             raise DomainError(
                 f"A photo may be at most {settings.photo_max_bytes:,} bytes.", problem="payload-too-large", status=413
             )
-        processed = await anyio.to_thread.run_sync(
-            lambda: photos.process(raw, max_pixels=settings.photo_max_pixels, thumbnail_px=settings.photo_thumbnail_px)
+        max_pixels, thumbnail_px = settings.photo_max_pixels, settings.photo_thumbnail_px
+        decode = await anyio.to_thread.run_sync(
+            lambda: photos.open_photo(raw, max_pixels=max_pixels, thumbnail_px=thumbnail_px)
         )
+        budget: MemoryBudget = state.photo_memory
+        if not budget.fits(decode.memory_bytes):
+            raise Unprocessable(
+                "Decoding this photo would take more memory than the server allows one photo.",
+                problem="photo-too-large",
+            )
+        async with budget.reserve(decode.memory_bytes):
+            processed = await anyio.to_thread.run_sync(decode.run)
         return await service.save_photo(db_session, current_ngo.id, processed, settings, now)
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from datetime import datetime
 from typing import Any
 
 import httpx
+import numpy
 from PIL import Image
 
 from tests.api import Api, User
@@ -119,18 +122,28 @@ async def funded_user(api: Api) -> User:
 
 
 def image_bytes(seed: int, fmt: str = "JPEG", size: tuple[int, int] = (320, 240), **save: Any) -> bytes:
-    """A distinct picture per seed (blocks of colour), so perceptual hashes differ between seeds."""
-    image = Image.new("RGB", size, "white")
-    pixels = image.load()
-    assert pixels is not None
+    """A distinct picture per seed (8 x 8 blocks of colour), so perceptual hashes differ between seeds."""
     width, height = size
-    for x in range(width):
-        for y in range(height):
-            bit = (seed * 2654435761 >> (((x * 8) // width) + 8 * ((y * 8) // height)) % 31) & 1
-            pixels[x, y] = (30, 140, 60) if bit else (230, 220, 190)
+    blocks = ((numpy.arange(width) * 8) // width)[None, :] + 8 * ((numpy.arange(height) * 8) // height)[:, None]
+    bits = numpy.array([(seed * 2654435761 >> (block % 31)) & 1 for block in range(64)], dtype=bool)
+    colours = numpy.where(bits[blocks][..., None], numpy.uint8([30, 140, 60]), numpy.uint8([230, 220, 190]))
     out = io.BytesIO()
-    image.save(out, format=fmt, **save)
+    Image.fromarray(colours.astype(numpy.uint8), "RGB").save(out, format=fmt, **save)
     return out.getvalue()
+
+
+def black_png(width: int, height: int) -> bytes:
+    """An 8-bit RGB PNG of zero rows, made without decoding: a few hundred kB that declare (and
+    decode to) width x height pixels, like a decompression bomb inside the pixel limit."""
+    row = bytes(1 + 3 * width)  # filter byte 0, then black pixels
+    compressor = zlib.compressobj(9)
+    pixels = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
 
 
 def iso(moment: datetime) -> str:

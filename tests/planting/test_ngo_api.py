@@ -16,6 +16,7 @@ from tests.api import Api, User
 from tests.planting.helpers import (
     SITE,
     Ngo,
+    black_png,
     create_ngo,
     create_project,
     events,
@@ -115,6 +116,46 @@ async def test_photo_uploads_are_checked(api: Api) -> None:
     no_file = await api.client.post("/v1/ngo/photos", files={"other": ("a", b"x")}, headers=ngo.headers)
     assert no_file.status_code == 400
     assert (await api.client.post("/v1/ngo/photos", files={"file": ("a", b"x")})).status_code == 401
+
+
+async def test_a_multi_picture_jpeg_is_accepted_by_its_first_frame(api: Api) -> None:
+    """Phones write MPO files (a JPEG followed by more pictures): Pillow opens them as "MPO"."""
+    ngo = await create_ngo(api)
+    first, second = Image.new("RGB", (640, 480), (200, 30, 30)), Image.new("RGB", (320, 240), (30, 30, 200))
+    out = io.BytesIO()
+    first.save(out, format="MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(out.getvalue())).format == "MPO"
+    uploaded = await ngo.upload(out.getvalue())
+    assert uploaded.status_code == 201, uploaded.text
+    assert (uploaded.json()["width"], uploaded.json()["height"]) == (640, 480)
+    thumb = await api.client.get(f"/v1/photos/{uploaded.json()['photo_id']}/thumbnail.jpg")
+    image = Image.open(io.BytesIO(thumb.content))
+    assert image.size == (256, 192)
+    red, _, blue = image.convert("RGB").getpixel((128, 96))  # type: ignore[misc]
+    assert red > 150 and blue < 80
+
+
+async def test_a_large_photo_keeps_its_size_and_orientation(api: Api) -> None:
+    """Decoded scaled down (JPEG) or reduced (PNG), a big photo still reports its own upright size."""
+    ngo = await create_ngo(api)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: the camera was turned; the picture must be rotated 90 degrees
+    rotated = await ngo.upload(image_bytes(11, size=(4000, 3000), exif=exif.tobytes()))
+    assert rotated.status_code == 201, rotated.text
+    assert (rotated.json()["width"], rotated.json()["height"]) == (3000, 4000)
+    thumb = await api.client.get(f"/v1/photos/{rotated.json()['photo_id']}/thumbnail.jpg")
+    assert Image.open(io.BytesIO(thumb.content)).size == (192, 256)
+    png = await ngo.upload(image_bytes(12, "PNG", size=(3000, 2000)), "tree.png", "image/png")
+    assert png.status_code == 201, png.text
+    assert (png.json()["width"], png.json()["height"]) == (3000, 2000)
+
+
+@pytest.mark.settings(worker_memory_budget_mb=256)
+async def test_a_photo_that_alone_exceeds_the_memory_budget_is_refused(api: Api) -> None:
+    ngo = await create_ngo(api)
+    big = await ngo.upload(black_png(6300, 6300), "big.png", "image/png")
+    assert big.status_code == 422 and big.json()["type"].endswith(":photo-too-large"), big.text
+    assert (await ngo.upload(image_bytes(13))).status_code == 201
 
 
 async def test_metadata_is_stripped_and_the_thumbnail_is_public(api: Api) -> None:
