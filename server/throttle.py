@@ -215,18 +215,19 @@ class Throttle:
         """Count this attempt before the password is checked, refusing it (429) over a limit.
 
         Counting first is what holds under parallel requests. The caller gives the reservation
-        back when the password is right, so in the end only failures count. A refusal for the
-        handle does not count against the address.
+        back when the password is right, so in the end only failures count. The address is
+        counted first, so an address over its limit adds no rows for the handles it tries; a
+        refusal for the handle is given back to the address.
         """
         settings = self.settings
-        by_handle = await self.counters.hit(f"login-handle:{handle}", settings.login_fail_window_s)
-        if by_handle.count > settings.login_fail_limit_per_handle:
-            raise by_handle.refusal("login-throttled", "Too many failed logins for this handle; try again later.")
         by_address = await self.counters.hit(f"login-address:{address}", settings.login_fail_window_s)
         if by_address.count > settings.login_fail_limit_per_address:
-            await self.counters.give_back(by_handle)
             raise by_address.refusal("login-throttled", "Too many failed logins from this address; try again later.")
-        return by_handle, by_address
+        by_handle = await self.counters.hit(f"login-handle:{handle}", settings.login_fail_window_s)
+        if by_handle.count > settings.login_fail_limit_per_handle:
+            await self.counters.give_back(by_address)
+            raise by_handle.refusal("login-throttled", "Too many failed logins for this handle; try again later.")
+        return by_address, by_handle
 
     async def give_back(self, reservation: tuple[Window, ...]) -> None:
         await self.counters.give_back(*reservation)

@@ -53,6 +53,20 @@ async def test_a_right_password_before_the_limit_works_and_does_not_count(api: A
     assert_throttled(await login(api, "hazel", PASSWORD), "login-throttled")
 
 
+@pytest.mark.settings(login_fail_limit_per_address=12)
+async def test_refusals_for_a_locked_handle_do_not_count_against_the_address(api: Api) -> None:
+    await api.register("aspen")
+    for _ in range(10):
+        assert (await login(api, "aspen", "not the password")).status_code == 401
+    for _ in range(5):
+        assert_throttled(await login(api, "aspen", "not the password"), "login-throttled")
+    assert (await login(api, "nobody_1", "not the password")).status_code == 401
+    assert (await login(api, "nobody_2", "not the password")).status_code == 401  # the address's twelfth failure
+    refused = await login(api, "nobody_3", "not the password")
+    assert_throttled(refused, "login-throttled")
+    assert "address" in refused.json()["detail"]
+
+
 @pytest.mark.settings(credential_fail_limit_per_address=3)
 async def test_wrong_operator_tokens_are_throttled_per_address(unaudited: Api) -> None:
     api = unaudited
