@@ -14,8 +14,6 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.routes import HTTPRoute
-from litestar.stores.base import Store
-from litestar.stores.memory import MemoryStore
 from litestar.types import Scope
 
 from server.auth import SECURITY_SCHEMES
@@ -43,10 +41,10 @@ from server.scheduler import start_scheduler
 from server.settings import Settings, get_settings
 from server.social.controllers import FriendsController, PlayController
 from server.stats.controllers import StatsController
+from server.throttle import Throttle, counter_store
 from server.trees.controllers import TreeController
 from server.users.controllers import AuthController, MeController
 from server.users.security import Passwords
-from server.users.throttle import LoginThrottle
 from server.validation import StrictJSONRequest
 from server.webhooks.controllers import AdminWebhookController
 
@@ -56,15 +54,6 @@ VERSION = "0.1.0"
 class MetricsController(PrometheusController):
     path = "/metrics"
     include_in_schema = False
-
-
-def _throttle_store(settings: Settings) -> Store:
-    """Memory by default; Redis (the `redis` extra) when several workers must share counters."""
-    if not settings.redis_url:
-        return MemoryStore()
-    from litestar.stores.redis import RedisStore
-
-    return RedisStore.with_client(url=settings.redis_url)
 
 
 def _allow_every_method(app: Litestar) -> None:
@@ -117,7 +106,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     ]
     if settings.test_clock:
         api_handlers.append(TestClockController)
-    store = _throttle_store(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -128,12 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         state.clock = Clock(test_clock=settings.test_clock, engine=state.database.reader)
         state.passwords = Passwords(settings)
         state.signing_key = load_signing_key(settings)
-        state.login_throttle = LoginThrottle(
-            store,
-            per_handle=settings.login_fail_limit_per_handle,
-            per_address=settings.login_fail_limit_per_address,
-            window_s=settings.login_fail_window_s,
-        )
+        state.throttle = Throttle(counter_store(settings, state.database), settings)
         return_large_blocks_to_the_system()
         state.photo_memory = MemoryBudget.for_worker(settings.worker_memory_budget_mb * MIB)
         scheduler = start_scheduler(state) if settings.scheduler_enabled else None
@@ -147,6 +130,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.unfreeze()  # an app that stops (tests start hundreds) leaves its cycles collectable
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
+            await state.throttle.close()
             await state.database.dispose()
 
     metrics = PrometheusConfig(app_name="canopy", prefix="canopy", group_path=True, exclude=["/metrics"])

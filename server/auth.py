@@ -1,6 +1,7 @@
 """Who is calling: the user behind a bearer JWT, or the operator (SPEC 2).
 
-A missing or bad credential gets 401; a valid user credential on an operator route gets 403.
+A missing or bad credential gets 401; a valid user credential on an operator route gets 403. Wrong
+operator tokens are counted per client address, and over the limit every token gets 429.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import Forbidden, Unauthorized
 from server.settings import Settings
+from server.throttle import Throttle, client_address
 from server.users.models import User
 from server.users.security import read_access_token
 
@@ -70,15 +72,20 @@ async def provide_current_user(
     return user
 
 
-def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """The operator token; wrong tokens are throttled per client address (429)."""
     settings: Settings = connection.app.state.settings
     token = bearer_token(connection)
     if token is None:
         raise _missing_credential()
+    throttle: Throttle = connection.app.state.throttle
+    address = client_address(connection)
+    await throttle.check_credential(address)
     if hmac.compare_digest(token.encode(), settings.operator_token.encode()):
         return
     if read_access_token(settings, token) is not None:
         raise Forbidden("This action is for operators only.", problem="operator-only")
+    await throttle.credential_failed(address)
     raise _missing_credential()
 
 

@@ -67,7 +67,17 @@ def serve(host: str, port: int, workers: int) -> None:
     import uvicorn
 
     os.environ.setdefault("CANOPY_DATABASE_URL", get_settings().database_url)
-    uvicorn.run("server.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+    # No proxy headers: the client address that throttling counts by is the socket peer, never an
+    # X-Forwarded-For that any local client could make up.
+    uvicorn.run(
+        "server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 @main.group()

@@ -10,6 +10,7 @@ from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
 from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
 from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
 from server.social.models import FriendRequest, Friendship, PlayCounter, Steal
+from server.throttle import ThrottleCounter
 from server.trees.models import Tree
 from server.users.models import RefreshToken, User
 from server.webhooks.models import WebhookDelivery
@@ -48,6 +49,7 @@ __all__ = [
     "Species",
     "Steal",
     "TestClockOffset",
+    "ThrottleCounter",
     "Tree",
     "User",
     "WebhookDelivery",

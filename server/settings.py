@@ -29,7 +29,9 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(20, ge=1)
     db_max_overflow: int = Field(10, ge=0)
     test_clock: bool = False
+    # Shares the throttling counters (else kept in the database); keys start with the prefix.
     redis_url: str | None = None
+    redis_key_prefix: str = "canopy:"
     # Fernet key (urlsafe base64, 32 bytes) encrypting partner signing secrets and webhook
     # secrets at rest; in development one is derived from the secret key.
     encryption_key: str | None = None
@@ -45,6 +47,9 @@ class Settings(BaseSettings):
     login_fail_limit_per_handle: int = 10
     login_fail_limit_per_address: int = 100
     login_fail_window_s: int = 15 * 60
+    # failed bearer credentials (the operator token, NGO keys) per client address
+    credential_fail_limit_per_address: int = 100
+    credential_fail_window_s: int = 15 * 60
 
     # users (SPEC 1)
     timezone_change_min_days: int = 7

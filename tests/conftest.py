@@ -4,6 +4,8 @@
 `--db=postgres` migrates a template database once and clones it per test
 (`CREATE DATABASE ... TEMPLATE`). The PostgreSQL server comes from CANOPY_TEST_POSTGRES_URL
 (default postgresql://postgres@127.0.0.1:5432/test); if it is unreachable the run fails.
+Tests marked `redis` use the Redis at CANOPY_TEST_REDIS_URL (default redis://127.0.0.1:6379/0);
+without one they are left out, unless CANOPY_REQUIRE_POSTGRES is set (CI), where they fail.
 After every test that used the API, the ledger audit must hold.
 """
 
@@ -13,12 +15,14 @@ import asyncio
 import itertools
 import os
 import shutil
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+import redis
 from litestar.testing import AsyncTestClient
 
 from server.app import create_app
@@ -30,6 +34,12 @@ from server.settings import Settings
 from tests.api import Api
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+REDIS_LEFT_OUT = pytest.StashKey[str]()
+
+
+def redis_test_url() -> str:
+    return os.environ.get("CANOPY_TEST_REDIS_URL", DEFAULT_REDIS_URL)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -136,29 +146,63 @@ def database_url(databases: SqliteDatabases | PostgresDatabases) -> Iterator[str
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "settings(**overrides): Settings fields for this test's app")
     config.addinivalue_line("markers", "postgres_only: a behaviour only a database server has (left out on SQLite)")
+    config.addinivalue_line("markers", "redis: needs the Redis at CANOPY_TEST_REDIS_URL (left out when unreachable)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`--db=sqlite` leaves out the `postgres_only` tests: there is nothing there for them to test."""
-    if config.getoption("--db") == "postgres":
-        return
-    left_out = [item for item in items if item.get_closest_marker("postgres_only")]
+    """`--db=sqlite` leaves out the `postgres_only` tests: there is nothing there for them to test.
+    Without a reachable Redis the `redis` tests are left out too, except where CI requires the
+    servers (CANOPY_REQUIRE_POSTGRES): there they run, and fail."""
+    marks = ["redis"] if config.getoption("--db") == "postgres" else ["postgres_only", "redis"]
+    if "redis" in marks and (os.environ.get("CANOPY_REQUIRE_POSTGRES") or _redis_reachable()):
+        marks.remove("redis")
+    left_out = [item for item in items if any(item.get_closest_marker(mark) for mark in marks)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
-        items[:] = [item for item in items if not item.get_closest_marker("postgres_only")]
+        items[:] = [item for item in items if item not in left_out]
+    redis_left_out = sum(1 for item in left_out if item.get_closest_marker("redis"))
+    if redis_left_out:
+        config.stash[REDIS_LEFT_OUT] = (
+            f"{redis_left_out} Redis test(s) left out: no Redis at {redis_test_url()} "
+            "(set CANOPY_TEST_REDIS_URL, or CANOPY_REQUIRE_POSTGRES to make them fail instead)"
+        )
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if REDIS_LEFT_OUT in config.stash:
+        terminalreporter.write_line(config.stash[REDIS_LEFT_OUT], yellow=True)
+
+
+def _redis_reachable() -> bool:
+    try:
+        with redis.Redis.from_url(redis_test_url(), socket_connect_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own in the test Redis; its keys are deleted after the test."""
+    prefix = f"canopy-test:{uuid.uuid4().hex}:"
+    with redis.Redis.from_url(redis_test_url(), socket_connect_timeout=5) as client:
+        client.ping()
+        yield prefix
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
     """The settings every test app runs with: test clock on, scheduler off, cheap password hashing."""
+    cheap_hashing = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
         test_clock=True,
         scheduler_enabled=False,
-        argon2_time_cost=1,
-        argon2_memory_kib=1024,
         webhook_allow_private=True,
-        **overrides,
+        **(cheap_hashing | overrides),
     )
 
 

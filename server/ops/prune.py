@@ -24,6 +24,7 @@ from server.clock import wall_clock
 from server.idempotency import IdempotencyRecord
 from server.partners.models import GreenCode
 from server.social.models import PlayCounter
+from server.throttle import ThrottleCounter
 from server.users.models import RefreshToken
 from server.webhooks.models import WebhookDelivery
 
@@ -93,6 +94,11 @@ PRUNE_STEPS: dict[str, PruneStep] = {
         condition=lambda run: (
             PlayCounter.local_day < run.today - timedelta(days=run.settings.play_counter_retention_days)
         ),
+    ),
+    # Throttling windows run on the wall clock; an ended one counts nothing any more.
+    "throttle_counters_deleted": RowsPastTheirTime(
+        key=[ThrottleCounter.key],
+        condition=lambda run: ThrottleCounter.window_ends_at <= run.wall_now,
     ),
     "webhook_deliveries_deleted": RowsPastTheirTime(
         key=[WebhookDelivery.id],

@@ -1,7 +1,8 @@
 """HTTP for planting: the NGO API (SPEC 8.3), the operator's NGOs and orders (SPEC 9), thumbnails.
 
 NGOs authenticate with `Authorization: Bearer ngo_<secret>`. A missing, unknown or revoked key
-gets 401; a valid user token or the operator token on an NGO route gets 403 (`ngo-only`).
+gets 401; a valid user token or the operator token on an NGO route gets 403 (`ngo-only`). Failed
+keys are throttled per client address with the operator token's failures (server/throttle.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from server.planting.schemas import (
     RejectionsRequest,
 )
 from server.settings import Settings
+from server.throttle import Throttle, client_address
 from server.users.security import read_access_token
 from server.validation import ResourceId
 
@@ -59,13 +61,19 @@ async def provide_current_ngo(
     token = bearer_token(request)
     if token is None:
         raise _unauthorized()
+    throttle: Throttle = state.throttle
+    address = client_address(request)
+    await throttle.check_credential(address)
     if token.startswith("ngo_"):
         ngo = await service.authenticate(db_session, token)
-        if ngo is None:
-            raise _unauthorized()
-        return ngo
-    if hmac.compare_digest(token.encode(), settings.operator_token.encode()) or read_access_token(settings, token):
+        if ngo is not None:
+            return ngo
+    elif hmac.compare_digest(token.encode(), settings.operator_token.encode()) or read_access_token(settings, token):
         raise Forbidden("This route is for NGO partners (Bearer ngo_...).", problem="ngo-only")
+    # Refused: end the request's transaction before counting, so that on SQLite the one writing
+    # connection (which the key lookup may hold) is free for the counter's own transaction.
+    await db_session.rollback()
+    await throttle.credential_failed(address)
     raise _unauthorized()
 
 

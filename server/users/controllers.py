@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
 from server.errors import problems
+from server.throttle import client_address
 from server.users import service
 from server.users.models import User
 from server.users.schemas import (
@@ -48,9 +49,15 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         data: JSONBody[LoginRequest],
     ) -> Tokens:
-        address = request.client.host if request.client else "unknown"
         return await service.login(
-            db_session, state.settings, state.passwords, state.login_throttle, data.handle, data.password, address
+            db_session,
+            state.database,
+            state.settings,
+            state.passwords,
+            state.throttle,
+            data.handle,
+            data.password,
+            client_address(request),
         )
 
     @post("/refresh", status_code=200, responses=problems(401), issues_credentials=True)

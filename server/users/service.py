@@ -6,12 +6,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import anyio
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.db import Database, session_scope
 from server.errors import Conflict, Unauthorized
 from server.ledger import service as ledger
 from server.settings import Settings
+from server.throttle import Throttle
 from server.users.models import RefreshToken, User
 from server.users.schemas import RegisterRequest, Tokens, UpdateMeRequest, UserPublic
 from server.users.security import (
@@ -20,9 +22,11 @@ from server.users.security import (
     issue_access_token,
     new_refresh_token,
 )
-from server.users.throttle import LoginThrottle
 
 DELETED_DISPLAY_NAME = "Deleted user"
+LOGIN_ACCOUNT = select(User.id, User.password_hash).where(
+    User.handle == bindparam("login_handle"), User.deleted_at.is_(None)
+)
 
 
 def effective_timezone(user: User, now: datetime) -> str:
@@ -100,23 +104,30 @@ async def register(
 
 async def login(
     session: AsyncSession,
+    database: Database,
     settings: Settings,
     passwords: Passwords,
-    throttle: LoginThrottle,
+    throttle: Throttle,
     handle: str,
     password: str,
     address: str,
 ) -> Tokens:
+    """SPEC 2: an unknown handle and a wrong password get the same answer after the same work.
+
+    The attempt is counted before the password is checked and given back when it is right. The
+    account is read outside the request's transaction: on SQLite that one takes the write lock,
+    which hashing should not hold and the counters' own transactions need.
+    """
     handle = handle.lower()
-    await throttle.check(handle, address)
-    user = (
-        await session.execute(select(User).where(User.handle == handle, User.deleted_at.is_(None)))
-    ).scalar_one_or_none()
-    password_hash = user.password_hash if user else None
-    if user is None or not await anyio.to_thread.run_sync(passwords.verify, password_hash, password):
-        await throttle.record_failure(handle, address)
+    reservation = await throttle.reserve_login(handle, address)
+    async with session_scope(database.read_sessions) as reader:
+        account = (await reader.execute(LOGIN_ACCOUNT, {"login_handle": handle})).first()
+    # Verified even without an account (against a decoy hash), so both failures take as long.
+    verified = await anyio.to_thread.run_sync(passwords.verify, account.password_hash if account else None, password)
+    if account is None or not verified:
         raise Unauthorized("Unknown handle or wrong password.", problem="invalid-credentials")
-    return await _issue_tokens(session, settings, user.id)
+    await throttle.give_back(reservation)
+    return await _issue_tokens(session, settings, account.id)
 
 
 async def refresh(session: AsyncSession, settings: Settings, token: str) -> Tokens:

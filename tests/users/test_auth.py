@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
+from statistics import median
+
+import pytest
 
 from tests.api import Api
 
@@ -70,6 +74,24 @@ async def test_login_failures_look_the_same(api: Api) -> None:
     assert wrong.json() == unknown.json()
     good = await api.client.post("/v1/auth/login", json={"handle": "MAPLE", "password": PASSWORD})
     assert good.status_code == 200 and good.json()["token_type"] == "Bearer"
+
+
+@pytest.mark.settings(
+    argon2_time_cost=2, argon2_memory_kib=16384, login_fail_limit_per_handle=100, login_fail_limit_per_address=100
+)
+async def test_an_unknown_handle_takes_as_long_as_a_wrong_password(api: Api) -> None:
+    """With real hashing costs, the two failures must not tell an account's existence apart."""
+    await api.register("larch")
+    wrong: list[float] = []
+    unknown: list[float] = []
+    for attempt in range(9):
+        for handle, times in (("larch", wrong), (f"nobody_{attempt}", unknown)):
+            started = time.perf_counter()
+            response = await api.client.post("/v1/auth/login", json={"handle": handle, "password": "wrong password!"})
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 401
+    ratio = median(unknown) / median(wrong)
+    assert 0.5 < ratio < 2.0, f"unknown handle {median(unknown):.4f} s, wrong password {median(wrong):.4f} s"
 
 
 async def test_login_is_throttled_per_handle_after_ten_failures(api: Api) -> None:

@@ -1,0 +1,242 @@
+"""Throttling of failed credentials (SPEC 2, 10).
+
+Failed logins are counted per handle and per client address; failed bearer credentials (the
+operator token, NGO keys) per client address. The counters live where every worker and replica
+sees them: the database (`throttle_counters`), or Redis when CANOPY_REDIS_URL is set; app.py
+chooses the store once at startup. Every count is one atomic increment that returns the new
+count, and the decision is taken on that count, so parallel requests cannot all slip in under
+the limit. A window is fixed: it starts at its first counted attempt, runs on the wall clock
+(never the test clock) and restarts once it has ended.
+
+The client address is the socket peer; forwarded headers are not trusted here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import case, select, update
+from sqlmodel import Field, SQLModel
+
+from server.db import Database, dialect_insert, session_scope
+from server.errors import DomainError
+from server.settings import Settings
+
+
+def wall_clock() -> datetime:
+    """As server.clock's, which cannot be imported here (it imports server.auth, which imports this)."""
+    return datetime.now(UTC)
+
+
+class ThrottleCounter(SQLModel, table=True):
+    """One throttling window of one key (e.g. `login-handle:maple`): attempts counted in it."""
+
+    __tablename__ = "throttle_counters"
+
+    key: str = Field(primary_key=True, max_length=200)
+    count: int
+    window_ends_at: datetime = Field(index=True)  # the prune job deletes by it
+
+
+class Throttled(DomainError):
+    status = 429
+    problem = "rate-limited"
+
+
+@dataclass(frozen=True)
+class Window:
+    """A key's window as one count left it: the attempts counted so far and when it ends."""
+
+    key: str
+    count: int
+    ends_at: datetime
+
+    def refusal(self, problem: str, detail: str) -> Throttled:
+        retry_after = max(1, math.ceil((self.ends_at - wall_clock()).total_seconds()))
+        return Throttled(detail, problem=problem, headers={"Retry-After": str(retry_after)})
+
+
+class CounterStore(Protocol):
+    async def hit(self, key: str, window_s: int) -> Window:
+        """Count one attempt, atomically; a window that has ended starts again at 1."""
+
+    async def peek(self, key: str) -> Window | None:
+        """The key's window if one is running."""
+
+    async def give_back(self, *windows: Window) -> None:
+        """Uncount one attempt from each window, if that window is still running."""
+
+    async def close(self) -> None: ...
+
+
+class DatabaseCounters:
+    """Counters in `throttle_counters`, each change in a transaction of its own: a count must
+    stay counted when the request that made it fails and rolls back."""
+
+    def __init__(self, database: Database, wall_now: Callable[[], datetime] = wall_clock) -> None:
+        self.database = database
+        self.wall_now = wall_now
+
+    async def hit(self, key: str, window_s: int) -> Window:
+        now = self.wall_now()
+        async with self.database.transaction() as session:
+            fresh = dialect_insert(session)(ThrottleCounter).values(
+                key=key, count=1, window_ends_at=now + timedelta(seconds=window_s)
+            )
+            ended = ThrottleCounter.window_ends_at <= now
+            statement = fresh.on_conflict_do_update(
+                index_elements=[ThrottleCounter.key],
+                set_={
+                    "count": case((ended, 1), else_=ThrottleCounter.count + 1),
+                    "window_ends_at": case(
+                        (ended, fresh.excluded.window_ends_at), else_=ThrottleCounter.window_ends_at
+                    ),
+                },
+            ).returning(ThrottleCounter.count, ThrottleCounter.window_ends_at)
+            count, ends_at = (await session.execute(statement)).one()
+        return Window(key, count, ends_at)
+
+    async def peek(self, key: str) -> Window | None:
+        async with session_scope(self.database.read_sessions) as session:
+            row = (
+                await session.execute(
+                    select(ThrottleCounter.count, ThrottleCounter.window_ends_at).where(
+                        ThrottleCounter.key == key, ThrottleCounter.window_ends_at > self.wall_now()
+                    )
+                )
+            ).first()
+        return Window(key, row.count, row.window_ends_at) if row else None
+
+    async def give_back(self, *windows: Window) -> None:
+        async with self.database.transaction() as session:
+            for window in windows:
+                await session.execute(
+                    update(ThrottleCounter)
+                    .where(
+                        ThrottleCounter.key == window.key,
+                        ThrottleCounter.window_ends_at == window.ends_at,
+                        ThrottleCounter.count > 0,
+                    )
+                    .values(count=ThrottleCounter.count - 1)
+                )
+
+    async def close(self) -> None:
+        """The database belongs to the app, which disposes of it."""
+
+
+# KEYS[1] the counter, ARGV[1] the window in ms; returns {count, ms left in the window}.
+_REDIS_HIT = """
+local count = redis.call('INCR', KEYS[1])
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  left = tonumber(ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], left)
+end
+return {count, left}
+"""
+_REDIS_PEEK = """
+local count = redis.call('GET', KEYS[1])
+if not count then return nil end
+return {tonumber(count), redis.call('PTTL', KEYS[1])}
+"""
+_REDIS_GIVE_BACK = """
+for _, key in ipairs(KEYS) do
+  local count = tonumber(redis.call('GET', key) or '0')
+  if count > 0 then redis.call('DECR', key) end
+end
+return 0
+"""
+
+
+class RedisCounters:
+    """Counters in Redis (the `redis` extra): INCR and PEXPIRE in one script, and Redis expires
+    ended windows itself. A window Redis has expired cannot be given back to; a login that
+    straddles its window's end may give back to the next window instead (never below zero)."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        from redis.asyncio import Redis
+
+        self.prefix = prefix + "throttle:"
+        self.client = Redis.from_url(url)
+        self._hit = self.client.register_script(_REDIS_HIT)
+        self._peek = self.client.register_script(_REDIS_PEEK)
+        self._give_back = self.client.register_script(_REDIS_GIVE_BACK)
+
+    async def hit(self, key: str, window_s: int) -> Window:
+        count, left_ms = await self._hit(keys=[self.prefix + key], args=[window_s * 1000])
+        return Window(key, int(count), wall_clock() + timedelta(milliseconds=int(left_ms)))
+
+    async def peek(self, key: str) -> Window | None:
+        found = await self._peek(keys=[self.prefix + key])
+        if not found:
+            return None
+        count, left_ms = found
+        return Window(key, int(count), wall_clock() + timedelta(milliseconds=int(left_ms)))
+
+    async def give_back(self, *windows: Window) -> None:
+        if windows:
+            await self._give_back(keys=[self.prefix + window.key for window in windows])
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def counter_store(settings: Settings, database: Database) -> CounterStore:
+    """Redis when CANOPY_REDIS_URL is set, else the database: either way shared by every worker."""
+    if settings.redis_url:
+        return RedisCounters(settings.redis_url, settings.redis_key_prefix)
+    return DatabaseCounters(database)
+
+
+def client_address(connection: Any) -> str:
+    """The socket peer of an ASGI connection."""
+    return connection.client.host if connection.client else "unknown"
+
+
+class Throttle:
+    """The limits of SPEC 2 (logins) and of bearer credentials, over one counter store."""
+
+    def __init__(self, counters: CounterStore, settings: Settings) -> None:
+        self.counters = counters
+        self.settings = settings
+
+    async def reserve_login(self, handle: str, address: str) -> tuple[Window, Window]:
+        """Count this attempt before the password is checked, refusing it (429) over a limit.
+
+        Counting first is what holds under parallel requests. The caller gives the reservation
+        back when the password is right, so in the end only failures count. The address is
+        counted first, so an address over its limit adds no rows for the handles it tries; a
+        refusal for the handle is given back to the address.
+        """
+        settings = self.settings
+        by_address = await self.counters.hit(f"login-address:{address}", settings.login_fail_window_s)
+        if by_address.count > settings.login_fail_limit_per_address:
+            raise by_address.refusal("login-throttled", "Too many failed logins from this address; try again later.")
+        by_handle = await self.counters.hit(f"login-handle:{handle}", settings.login_fail_window_s)
+        if by_handle.count > settings.login_fail_limit_per_handle:
+            await self.counters.give_back(by_address)
+            raise by_handle.refusal("login-throttled", "Too many failed logins for this handle; try again later.")
+        return by_address, by_handle
+
+    async def give_back(self, reservation: tuple[Window, ...]) -> None:
+        await self.counters.give_back(*reservation)
+
+    async def check_credential(self, address: str) -> None:
+        """Refuse (429) any bearer credential, right or wrong, from an address over its limit of
+        failures: otherwise a right guess would still stand out."""
+        window = await self.counters.peek(f"credential-address:{address}")
+        if window is not None and window.count >= self.settings.credential_fail_limit_per_address:
+            raise window.refusal("credential-throttled", "Too many failed credentials from this address.")
+
+    async def credential_failed(self, address: str) -> None:
+        """Count a failed bearer credential; 429 instead of 401 once over the limit."""
+        window = await self.counters.hit(f"credential-address:{address}", self.settings.credential_fail_window_s)
+        if window.count > self.settings.credential_fail_limit_per_address:
+            raise window.refusal("credential-throttled", "Too many failed credentials from this address.")
+
+    async def close(self) -> None:
+        await self.counters.close()
