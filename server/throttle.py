@@ -215,11 +215,15 @@ class Throttle:
         settings = self.settings
         by_address = await self.counters.hit(f"login-address:{address}", settings.login_fail_window_s)
         if by_address.count > settings.login_fail_limit_per_address:
-            raise by_address.refusal("login-throttled", "Too many failed logins from this address; try again later.")
+            raise by_address.refusal(
+                problem="login-throttled", detail="Too many failed logins from this address; try again later."
+            )
         by_handle = await self.counters.hit(f"login-handle:{handle}", settings.login_fail_window_s)
         if by_handle.count > settings.login_fail_limit_per_handle:
             await self.counters.give_back(by_address)
-            raise by_handle.refusal("login-throttled", "Too many failed logins for this handle; try again later.")
+            raise by_handle.refusal(
+                problem="login-throttled", detail="Too many failed logins for this handle; try again later."
+            )
         return by_address, by_handle
 
     async def give_back(self, reservation: tuple[Window, ...]) -> None:
@@ -230,13 +234,17 @@ class Throttle:
         failures: otherwise a right guess would still stand out."""
         window = await self.counters.peek(f"credential-address:{address}")
         if window is not None and window.count >= self.settings.credential_fail_limit_per_address:
-            raise window.refusal("credential-throttled", "Too many failed credentials from this address.")
+            raise window.refusal(
+                problem="credential-throttled", detail="Too many failed credentials from this address."
+            )
 
     async def credential_failed(self, address: str) -> None:
         """Count a failed bearer credential; 429 instead of 401 once over the limit."""
         window = await self.counters.hit(f"credential-address:{address}", self.settings.credential_fail_window_s)
         if window.count > self.settings.credential_fail_limit_per_address:
-            raise window.refusal("credential-throttled", "Too many failed credentials from this address.")
+            raise window.refusal(
+                problem="credential-throttled", detail="Too many failed credentials from this address."
+            )
 
     async def close(self) -> None:
         await self.counters.close()
