@@ -26,7 +26,7 @@ from server.catalog.controllers import (
 from server.certificates.controllers import CertificateController
 from server.certificates.signing import load_signing_key
 from server.clock import Clock, TestClockController, provide_now
-from server.db import Database, provide_db_session
+from server.db import CloseRequestSessions, Database, provide_db_session
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.feed.controllers import FeedController
@@ -133,7 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={"db_session": Provide(provide_db_session), "now": Provide(provide_now)},
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictJSONRequest,
-        middleware=[metrics.middleware, IdempotencyMiddleware()],
+        middleware=[metrics.middleware, IdempotencyMiddleware(), CloseRequestSessions],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         request_max_body_size=settings.request_max_body_bytes,

@@ -18,6 +18,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -138,7 +139,38 @@ class Database:
             await self.reader.dispose()
 
 
-async def provide_db_session(state: State, request: Request) -> AsyncIterator[AsyncSession]:
+OPEN_SESSIONS = "canopy.open_sessions"
+
+
+def _opened_for_request(request: Request[Any, Any, Any], session: AsyncSession) -> AsyncSession:
+    request.scope.setdefault(OPEN_SESSIONS, []).append(session)  # type: ignore[misc]
+    return session
+
+
+class CloseRequestSessions:
+    """Closes, when a request is over, every session it opened, whatever raised and wherever.
+
+    The session dependencies below commit or roll back when Litestar tears them down, after the
+    handler. Litestar does not tear down a generator dependency when a later dependency raises
+    (a 401 after the user lookup, a database error inside it): that session would keep its
+    connection, and on SQLite the process's only writing connection and the file's write lock,
+    until the garbage collector found it. Closing rolls back and returns the connection; for a
+    session torn down normally it does nothing. Put it innermost, so that it runs before any
+    middleware that writes after the response.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            for session in scope.pop(OPEN_SESSIONS, ()):  # type: ignore[misc]
+                await session.close()
+
+
+async def provide_db_session(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
     """One session per request, committed after the handler and before the response is sent.
 
     A failed commit therefore becomes an error response, never a false 2xx.
@@ -146,13 +178,13 @@ async def provide_db_session(state: State, request: Request) -> AsyncIterator[As
     database: Database = state.database
     factory = database.read_sessions if request.method in READ_ONLY_METHODS else database.write_sessions
     async with session_scope(factory) as session:
-        yield session
+        yield _opened_for_request(request, session)
 
 
-async def provide_write_session(state: State) -> AsyncIterator[AsyncSession]:
+async def provide_write_session(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
     """A writing session for a GET that may write (e.g. the green-code QR issues a code)."""
     async with session_scope(state.database.write_sessions) as session:
-        yield session
+        yield _opened_for_request(request, session)
 
 
 def dialect_name(session: AsyncSession) -> str:

@@ -26,7 +26,10 @@ def _rfc3339(value: Any) -> Any:
         raise ValueError("must be an RFC 3339 timestamp such as 2026-11-23T08:15:00Z") from exc
     if parsed.tzinfo is None or "T" not in value.upper():
         raise ValueError("must be an RFC 3339 timestamp with a time zone offset (Z or +hh:mm)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 in UTC; pydantic only catches ValueError
+        raise ValueError("is outside the years 1-9999 in UTC") from None
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
