@@ -26,7 +26,7 @@ from server.catalog.controllers import (
 from server.certificates.controllers import CertificateController
 from server.certificates.signing import load_signing_key
 from server.clock import Clock, TestClockController, provide_now
-from server.db import Database, provide_db_session
+from server.db import CloseRequestSessions, Database, provide_db_session
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.feed.controllers import FeedController
@@ -111,7 +111,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         state = app.state
         state.database = Database(
-            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_s,
         )
         state.clock = Clock(test_clock=settings.test_clock, engine=state.database.reader)
         state.passwords = Passwords(settings)
@@ -144,7 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictJSONRequest,
         plugins=[RequestModelSchemaPlugin()],
-        middleware=[metrics.middleware, IdempotencyMiddleware(settings.secret_key)],
+        middleware=[metrics.middleware, IdempotencyMiddleware(settings.secret_key), CloseRequestSessions],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         request_max_body_size=settings.request_max_body_bytes,

@@ -18,6 +18,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
@@ -68,7 +69,7 @@ def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEn
         # and this way a process's writers queue for it in order on the pool, where they used to
         # poll the file lock with growing sleeps (p99s of seconds under load). Another process
         # still waits on the busy timeout. Readers keep the default pool.
-        kwargs.update(pool_size=1, max_overflow=0, pool_timeout=30)
+        kwargs.update(pool_size=1, max_overflow=0)
     _prepare_sqlite_file(url)
     engine = create_async_engine(url, connect_args={"timeout": 30}, module=OneTripDBAPI(), **kwargs)
     begin_statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
@@ -117,9 +118,11 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 class Database:
     """The app's engines and session factories (one writer, one reader)."""
 
-    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10, pool_timeout: float = 30) -> None:
         self.url = url
-        self.writer = create_engine(url, immediate=True, pool_size=pool_size, max_overflow=max_overflow)
+        self.writer = create_engine(
+            url, immediate=True, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
+        )
         self.reader = create_engine(url, immediate=False) if url.startswith("sqlite") else self.writer
         self.write_sessions = async_sessionmaker(self.writer, class_=AsyncSession, expire_on_commit=False)
         self.read_sessions = async_sessionmaker(self.reader, class_=AsyncSession, expire_on_commit=False)
@@ -138,21 +141,62 @@ class Database:
             await self.reader.dispose()
 
 
-async def provide_db_session(state: State, request: Request) -> AsyncIterator[AsyncSession]:
-    """One session per request, committed after the handler and before the response is sent.
+OPEN_SESSIONS = "canopy.open_sessions"
 
-    A failed commit therefore becomes an error response, never a false 2xx.
+
+class CloseRequestSessions:
+    """Closes, when a request is over, every session it opened, whatever raised and wherever.
+
+    The session dependencies below commit or roll back when Litestar tears them down, after the
+    handler. Litestar does not tear down a generator dependency when a later dependency raises
+    (a 401 after the user lookup, a database error inside it): that session would keep its
+    connection, and on SQLite the process's only writing connection and the file's write lock,
+    until the garbage collector found it. Closing rolls back and returns the connection; for a
+    session torn down normally it does nothing. Put it innermost, so that it runs before any
+    middleware that writes after the response.
     """
-    database: Database = state.database
-    factory = database.read_sessions if request.method in READ_ONLY_METHODS else database.write_sessions
-    async with session_scope(factory) as session:
-        yield session
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            for session in scope.pop(OPEN_SESSIONS, ()):  # type: ignore[misc]
+                await session.close()
 
 
-async def provide_write_session(state: State) -> AsyncIterator[AsyncSession]:
-    """A writing session for a GET that may write (e.g. the green-code QR issues a code)."""
-    async with session_scope(state.database.write_sessions) as session:
-        yield session
+def _request_session(
+    pick: Callable[[Database, Request[Any, Any, Any]], async_sessionmaker[AsyncSession]],
+) -> Callable[[State, Request[Any, Any, Any]], AsyncIterator[AsyncSession]]:
+    """A session dependency: committed after the handler and before the response is sent (so a
+    failed commit becomes an error response, never a false 2xx), rolled back if anything raised,
+    and registered for `CloseRequestSessions`. One generator, not `session_scope` inside one: a
+    generator left suspended is finalized by the garbage collector, and two nested ones are
+    finalized concurrently ("aclose(): asynchronous generator is already running")."""
+
+    async def provide(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+        async with pick(state.database, request)() as session:
+            request.scope.setdefault(OPEN_SESSIONS, []).append(session)  # type: ignore[misc]
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            else:
+                await session.commit()
+
+    return provide
+
+
+provide_db_session = _request_session(
+    lambda database, request: database.read_sessions if request.method in READ_ONLY_METHODS else database.write_sessions
+)
+"""One session per request: a reading one for GET, HEAD and OPTIONS."""
+
+provide_write_session = _request_session(lambda database, _: database.write_sessions)
+"""A writing session for a GET that may write (e.g. the green-code QR issues a code)."""
 
 
 def dialect_name(session: AsyncSession) -> str:

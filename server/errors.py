@@ -16,7 +16,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.routes import HTTPRoute
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, ProgrammingError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 logger = logging.getLogger("canopy.errors")
 
@@ -219,17 +220,36 @@ def _data_error(_: Request, exc: DataError) -> Response[dict[str, Any]]:
     return problem_response(400, "invalid-data", "A value in the request cannot be stored or compared.")
 
 
-def _database_error(_: Request, exc: DBAPIError) -> Response[dict[str, Any]]:
-    """Any other database failure, a lost connection included (`connection_invalidated`: the pool
-    has dropped it and the next request gets a fresh one): the transaction was rolled back, so
-    the client may simply retry."""
-    logger.exception("database error (connection lost: %s)", exc.connection_invalidated, exc_info=exc)
+def _database_unavailable() -> Response[dict[str, Any]]:
     return problem_response(
         503,
         "database-unavailable",
         "The database could not complete the request; nothing was written. Retry it.",
         headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
     )
+
+
+def _database_error(_: Request, exc: DBAPIError) -> Response[dict[str, Any]]:
+    """Any other database failure, a lost connection included (`connection_invalidated`: the pool
+    has dropped it and the next request gets a fresh one): the transaction was rolled back, so
+    the client may simply retry."""
+    logger.exception("database error (connection lost: %s)", exc.connection_invalidated, exc_info=exc)
+    return _database_unavailable()
+
+
+def _database_bug(request: Request, exc: DBAPIError) -> Response[dict[str, Any]]:
+    """A statement the database refuses as written (ProgrammingError: bad SQL, a missing table or
+    column) or its internal error (InternalError: PostgreSQL's XX class, a driver's own bug, a
+    transaction used after it failed): a retry gets the same answer, so it is a 500, not a 503."""
+    if exc.connection_invalidated:
+        return _database_error(request, exc)
+    return _unexpected_error(request, exc)
+
+
+def _pool_timeout(_: Request, exc: PoolTimeoutError) -> Response[dict[str, Any]]:
+    """Every pooled connection stayed busy for `pool_timeout`: the database is saturated, not broken."""
+    logger.warning("no database connection within the pool timeout: %s", exc)
+    return _database_unavailable()
 
 
 def _recursion_error(_: Request, __: RecursionError) -> Response[dict[str, Any]]:
@@ -247,7 +267,10 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: _http_error,
     IntegrityError: _integrity_error,
     DataError: _data_error,
+    ProgrammingError: _database_bug,
+    InternalError: _database_bug,
     DBAPIError: _database_error,
+    PoolTimeoutError: _pool_timeout,
     RecursionError: _recursion_error,
     Exception: _unexpected_error,
 }

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     # concurrent requests that churn cost more CPU per request than the requests (make bench).
     db_pool_size: int = Field(20, ge=1)
     db_max_overflow: int = Field(10, ge=0)
+    # Seconds a request waits for a pooled connection (every one busy) before it answers 503.
+    db_pool_timeout_s: float = Field(30, gt=0)
     test_clock: bool = False
     # Shares the throttling counters (else kept in the database); keys start with the prefix.
     redis_url: str | None = None

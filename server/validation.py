@@ -2,12 +2,15 @@
 
 Litestar validates pydantic bodies with `strict=False`, which turns `true` into 1 and "10" into
 10. The types here refuse anything but a real JSON integer, bound every integer (2**63 crashes
-the drivers), and refuse NUL characters (PostgreSQL cannot store them).
+the drivers), and refuse NUL characters (PostgreSQL cannot store them). Every JSON body goes
+through `StrictJSONRequest`, which refuses other media types (415) and strings that are no
+Unicode text (lone surrogates) before any field is looked at.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from typing import Annotated, Any, ClassVar
 
@@ -17,10 +20,14 @@ from litestar.types import Empty
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 from sqlmodel import SQLModel
 
-from server.errors import BadRequest
+from server.errors import BadRequest, DomainError
 
 MAX_SAFE_INT = 2**53 - 1
 MAX_JSON_DEPTH = 64
+JSON_MEDIA_TYPE = "application/json"
+# A `\ud800` escape decodes to a lone UTF-16 surrogate: a str that argon2, the drivers and
+# SQLite cannot encode. I-JSON (RFC 7493) forbids them; paired escapes decode to one character.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _require_int(value: Any) -> Any:
@@ -116,23 +123,38 @@ def _reject_constant(name: str) -> Any:
     raise BadRequest(f"{name} is not valid JSON.", problem="malformed-json")
 
 
-def _depth(value: Any, limit: int) -> int:
+def _not_text(value: str) -> bool:
+    return not value.isascii() and _LONE_SURROGATE.search(value) is not None
+
+
+def _check_decoded(value: Any, limit: int) -> None:
+    """One walk over the decoded value: its nesting, and every key and string in it."""
     stack = [(value, 1)]
-    deepest = 0
     while stack:
         item, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            return deepest
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
+        if depth > limit:
+            raise BadRequest("The request body is nested too deeply.", problem="malformed-json")
+        if isinstance(item, str):
+            if _not_text(item):
+                raise _lone_surrogate()
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _not_text(key):
+                    raise _lone_surrogate()
+                stack.append((child, depth + 1))
         elif isinstance(item, list):
             stack.extend((child, depth + 1) for child in item)
-    return deepest
+
+
+def _lone_surrogate() -> BadRequest:
+    return BadRequest(
+        "The request body has a string with a lone UTF-16 surrogate (such as \\ud800), which is no Unicode character.",
+        problem="malformed-json",
+    )
 
 
 def decode_strict_json(body: bytes) -> Any:
-    """Decode JSON refusing duplicate keys, NaN/Infinity and absurd nesting, as a 400."""
+    """Decode JSON refusing duplicate keys, NaN/Infinity, lone surrogates and absurd nesting, as a 400."""
     try:
         value = json.loads(body, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
     except RecursionError as exc:
@@ -141,13 +163,31 @@ def decode_strict_json(body: bytes) -> Any:
         if isinstance(exc, BadRequest):
             raise
         raise BadRequest(f"The request body is not valid JSON: {exc}", problem="malformed-json") from exc
-    if _depth(value, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
-        raise BadRequest("The request body is nested too deeply.", problem="malformed-json")
+    _check_decoded(value, MAX_JSON_DEPTH)
     return value
 
 
+def require_json_media_type(content_type: str, options: dict[str, str]) -> None:
+    """415 for a body sent as anything but `application/json` (SPEC 10).
+
+    `application/*+json` types are refused too: they name other semantics (a merge patch, a
+    problem document) that no endpoint implements. JSON is UTF-8 (RFC 8259), so `charset=utf-8`
+    is the only charset taken.
+    """
+    charset = options.get("charset", "utf-8").strip().lower()
+    if content_type != JSON_MEDIA_TYPE or charset not in ("utf-8", "utf8"):
+        sent = (content_type or "no Content-Type") + (f"; charset={charset}" if "charset" in options else "")
+        raise DomainError(
+            f"Send the body as {JSON_MEDIA_TYPE} (UTF-8), not as {sent}.",
+            problem="unsupported-media-type",
+            status=415,
+        )
+
+
 class StrictJSONRequest(Request):
-    """The app's request class: every JSON body goes through `decode_strict_json`."""
+    """The app's request class: every JSON body is checked for its media type (a request without
+    a body needs none), then goes through `decode_strict_json`. Handlers that verify a signature
+    over the raw body read it first and call this after (SPEC 7.2: the signature comes first)."""
 
     async def json(self) -> Any:
         if self._json is Empty:
@@ -155,5 +195,7 @@ class StrictJSONRequest(Request):
                 self._json = cached
             else:
                 body = await self.body()
+                if body:
+                    require_json_media_type(*self.content_type)
                 self._json = self._connection_state.json = decode_strict_json(body or b"null")
         return self._json

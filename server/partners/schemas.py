@@ -26,7 +26,13 @@ def _rfc3339(value: Any) -> Any:
         raise ValueError("must be an RFC 3339 timestamp such as 2026-11-23T08:15:00Z") from exc
     if parsed.tzinfo is None or "T" not in value.upper():
         raise ValueError("must be an RFC 3339 timestamp with a time zone offset (Z or +hh:mm)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+01:00 is in year 0 in UTC, 9999-12-31T23:59-01:00 in year 10000. The
+        # nearest instant that exists keeps its order against any window, so the report is then
+        # refused as too old or in the future (422) like any other.
+        return (datetime.min if parsed.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]

@@ -6,6 +6,7 @@ All of it runs on the wall clock, never the test clock (SPEC 2, 9).
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +17,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from server.settings import Settings
 
 JWT_ALGORITHM = "HS256"
+# Our user ids are UUIDs: a `sub` of anything else (a lone surrogate, a NUL, a megabyte) is no
+# credential, and is refused before it reaches a query.
+USER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Passwords:
@@ -52,9 +56,10 @@ def read_access_token(settings: Settings, token: str) -> str | None:
         claims = jwt.decode(token, settings.secret_key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError:
         return None
-    if claims.get("typ") != "access" or not isinstance(claims.get("sub"), str):
+    subject = claims.get("sub")
+    if claims.get("typ") != "access" or not isinstance(subject, str) or not USER_ID.fullmatch(subject):
         return None
-    return claims["sub"]
+    return subject
 
 
 def new_refresh_token() -> tuple[str, str]:

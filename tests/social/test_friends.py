@@ -182,7 +182,9 @@ async def test_hostile_paths_and_bodies_are_refused_cleanly(api: Api) -> None:
         method = alice.get if path.endswith("forest") else alice.post
         response = await method(path)
         assert response.status_code in (400, 404), (path, response.text)
-    assert (await alice.post("/v1/me/friends", content=b'{"handle":"a","handle":"b"}')).status_code == 400
+    as_json = {"headers": {"content-type": "application/json"}}
+    duplicate = b'{"handle":"a","handle":"b"}'
+    assert (await alice.post("/v1/me/friends", content=duplicate, **as_json)).status_code == 400
     deep = b'{"handle":' + b"[" * 2000 + b"]" * 2000 + b"}"
-    assert (await alice.post("/v1/me/friends", content=deep)).status_code == 400
-    assert (await alice.post(f"/v1/users/{bob.handle}/water", content=b"10")).status_code == 400
+    assert (await alice.post("/v1/me/friends", content=deep, **as_json)).status_code == 400
+    assert (await alice.post(f"/v1/users/{bob.handle}/water", content=b"10", **as_json)).status_code == 400
