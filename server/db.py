@@ -44,7 +44,7 @@ def new_id() -> str:
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(secrets.token_bytes(10), "big")
     value = (value & ~(0xF << 76)) | (0x7 << 76)  # version 7
     value = (value & ~(0x3 << 62)) | (0x2 << 62)  # RFC 4122 variant
-    # formatted by hand: str(uuid.UUID(...)) is twice as slow, and a batch of reports makes thousands
+    # formatted by hand: str(uuid.UUID(...)) is slower, and a batch of reports makes thousands
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
@@ -67,7 +67,7 @@ def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEn
     if immediate and "poolclass" not in kwargs:
         # One writing connection per process: SQLite runs one write transaction at a time anyway,
         # and this way a process's writers queue for it in order on the pool, where they used to
-        # poll the file lock with growing sleeps (p99s of seconds under load). Another process
+        # poll the file lock with growing sleeps. Another process
         # still waits on the busy timeout. Readers keep the default pool.
         kwargs.update(pool_size=1, max_overflow=0)
     _prepare_sqlite_file(url)
@@ -95,8 +95,7 @@ def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) 
     """Hand out no connection the server has closed (a restart, a failover, an idle timeout).
 
     asyncpg notices the server's goodbye as soon as the event loop reads the socket, so this check
-    costs no round trip, where `pool_pre_ping` costs one per request (0.15-1.2 ms of CPU measured on
-    a 2-core box, bench/inprocess.py). The pool replaces a refused connection and tries again.
+    costs no round trip, where `pool_pre_ping` costs one per request (docs/benchmarks.md). The pool replaces a refused connection and tries again.
     """
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the server closed this pooled connection")
