@@ -95,7 +95,8 @@ def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) 
     """Hand out no connection the server has closed (a restart, a failover, an idle timeout).
 
     asyncpg notices the server's goodbye as soon as the event loop reads the socket, so this check
-    costs no round trip, where `pool_pre_ping` costs one per request (docs/benchmarks.md). The pool replaces a refused connection and tries again.
+    costs no round trip, where `pool_pre_ping` costs one per request (docs/benchmarks.md). The pool
+    replaces a refused connection and tries again.
     """
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the server closed this pooled connection")

@@ -3,7 +3,8 @@
 aiosqlite runs each sqlite3 call in its own thread and SQLAlchemy's adapter makes four calls per
 statement (open a cursor, execute, fetch, close), so a statement costs four hand-offs between the
 event loop and that thread. This cursor does the four calls in one queued function (figures in
-docs/benchmarks.md), through the same queue SQLAlchemy's own adapter already uses for `isolation_level`. Everything else (the connection, commit, rollback, errors,
+docs/benchmarks.md), through the same queue SQLAlchemy's own adapter already uses for
+`isolation_level`. Everything else (the connection, commit, rollback, errors,
 disconnect detection) is SQLAlchemy's aiosqlite dialect.
 """
 
