@@ -136,8 +136,8 @@ class IdempotencyMiddleware(ASGIMiddleware):
     async def _request_hash(self, request: Request[Any, Any, Any], scope: Scope) -> str:
         """What the request means: the raw body, or for a multipart route its fields and file bytes.
 
-        The form is parsed once (files spooled to disk past 1 MB, within the route's body limit)
-        and the handler reads it from the same cache; files are hashed in chunks and rewound.
+        The form was parsed (or refused) once by `ParseMultipartForms` (server/forms.py); the
+        handler reads it from the same cache. Files are hashed in chunks and rewound.
         """
         digest = _Digest(self._key)
         if expects_multipart(scope):
