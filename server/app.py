@@ -30,6 +30,7 @@ from server.db import CloseRequestSessions, Database, provide_db_session
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.feed.controllers import FeedController
+from server.forms import ParseMultipartForms
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.memory import MIB, MemoryBudget, return_large_blocks_to_the_system
@@ -146,7 +147,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictJSONRequest,
         plugins=[RequestModelSchemaPlugin()],
-        middleware=[metrics.middleware, IdempotencyMiddleware(settings.secret_key), CloseRequestSessions],
+        middleware=[
+            metrics.middleware,
+            ParseMultipartForms(),
+            IdempotencyMiddleware(settings.secret_key),
+            CloseRequestSessions,
+        ],
         lifespan=[lifespan],
         state=State({"settings": settings}),
         request_max_body_size=settings.request_max_body_bytes,

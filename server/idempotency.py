@@ -29,15 +29,15 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType, ScopeType
+from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
-from litestar.params import BodyKwarg
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import LargeBinary, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Column, Field, SQLModel
 
 from server.errors import BadRequest, Conflict, Unprocessable
+from server.forms import expects_multipart
 
 FORGOTTEN_STATUSES = frozenset({400, 401, 413, 415, 422, 429})
 # A claim older than this whose request never finished (a crashed worker) may be taken over.
@@ -75,12 +75,6 @@ class _Digest:
         return self._mac.hexdigest()
 
 
-def _expects_multipart(scope: Scope) -> bool:
-    data = scope["route_handler"].parsed_fn_signature.parameters.get("data")
-    kwarg = data.kwarg_definition if data is not None else None
-    return isinstance(kwarg, BodyKwarg) and kwarg.media_type == RequestEncodingType.MULTI_PART
-
-
 class IdempotencyMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
     exclude_opt_key = "skip_idempotency"
@@ -89,7 +83,8 @@ class IdempotencyMiddleware(ASGIMiddleware):
         self._key = hashlib.sha256(b"canopy-idempotency:" + secret_key.encode()).digest()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        request: Request[Any, Any, Any] = Request(scope, receive)
+        # The route's request class, so that a form is parsed (and refused) as the handler's would be.
+        request: Request[Any, Any, Any] = scope["route_handler"].resolve_request_class()(scope, receive)
         key = request.headers.get("idempotency-key")
         if request.method != "POST" or key is None:
             await next_app(scope, receive, send)
@@ -141,11 +136,11 @@ class IdempotencyMiddleware(ASGIMiddleware):
     async def _request_hash(self, request: Request[Any, Any, Any], scope: Scope) -> str:
         """What the request means: the raw body, or for a multipart route its fields and file bytes.
 
-        The form is parsed once (files spooled to disk past 1 MB, within the route's body limit)
-        and the handler reads it from the same cache; files are hashed in chunks and rewound.
+        The form was parsed (or refused) once by `ParseMultipartForms` (server/forms.py); the
+        handler reads it from the same cache. Files are hashed in chunks and rewound.
         """
         digest = _Digest(self._key)
-        if request.content_type[0] == RequestEncodingType.MULTI_PART and _expects_multipart(scope):
+        if expects_multipart(scope):
             form = await request.form()
             for name in sorted(set(form.keys())):
                 for value in form.getall(name):

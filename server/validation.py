@@ -4,7 +4,8 @@ Litestar validates pydantic bodies with `strict=False`, which turns `true` into 
 10. The types here refuse anything but a real JSON integer, bound every integer (2**63 crashes
 the drivers), and refuse NUL characters (PostgreSQL cannot store them). Every JSON body goes
 through `StrictJSONRequest`, which refuses other media types (415) and strings that are no
-Unicode text (lone surrogates) before any field is looked at.
+Unicode text (lone surrogates) before any field is looked at; its forms are parsed strictly
+too (server/forms.py).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import unicodedata
 from typing import Annotated, Any, ClassVar
 
 from litestar import Request
+from litestar.datastructures import FormMultiDict
 from litestar.params import PathParameter
 from litestar.types import Empty
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
 from sqlmodel import SQLModel
 
 from server.errors import BadRequest, DomainError
+from server.forms import parse_form
 
 MAX_SAFE_INT = 2**53 - 1
 MAX_JSON_DEPTH = 64
@@ -199,3 +202,12 @@ class StrictJSONRequest(Request):
                     require_json_media_type(*self.content_type)
                 self._json = self._connection_state.json = decode_strict_json(body or b"null")
         return self._json
+
+    async def form(self) -> FormMultiDict:
+        """The multipart form through `parse_form` (Litestar's own parser lets decoding errors
+        escape as 500s); cached where Litestar's multipart extractor looks for it."""
+        if self._form is Empty:
+            if (cached := self._connection_state.form) is Empty:
+                cached = self._connection_state.form = await parse_form(self)
+            self._form = FormMultiDict.from_form_data(cached)
+        return self._form

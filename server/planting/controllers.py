@@ -162,7 +162,7 @@ class NgoController(Controller):
         settings: Settings = state.settings
         upload = data.get("file") if isinstance(data, dict) else None
         if not isinstance(upload, UploadFile):
-            raise BadRequest("Send the image as the multipart field `file`.", problem="photo-missing")
+            raise BadRequest("Send the image as one file part named `file`.", problem="photo-missing")
         raw = await upload.read(settings.photo_max_bytes + 1)
         if len(raw) > settings.photo_max_bytes:
             raise DomainError(
