@@ -159,7 +159,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(
             title="Canopy",
             version=VERSION,
-            description="Green energy for verified low-carbon actions, grown into real trees.",
+            description=(
+                "Green energy for verified low-carbon actions, grown into real trees. An integer is sent "
+                "as a JSON integer: 128, never 128.0 (a float is refused where an integer belongs)."
+            ),
             path="/schema",
             render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin(path="/scalar")],
             components=Components(security_schemes=SECURITY_SCHEMES),

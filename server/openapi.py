@@ -8,9 +8,10 @@ so each request model's properties come from it; a `PatchModel` then drops the `
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from litestar.openapi.spec import Schema
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.plugins.pydantic import PydanticSchemaPlugin
 from litestar.typing import FieldDefinition
@@ -66,3 +67,15 @@ class RequestModelSchemaPlugin(OpenAPISchemaPlugin):
         schema.required = described.get("required") or None
         schema.additional_properties = False
         return schema
+
+
+def documented_body(media_type: str, schema: dict[str, Any]) -> type[Operation]:
+    """An operation class whose request body is `schema`, for handlers that read their body by hand
+    (a signed body, a multipart upload): Litestar cannot describe what it does not parse."""
+
+    @dataclass
+    class DocumentedBodyOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = RequestBody(content={media_type: OpenAPIMediaType(schema=schema)}, required=True)  # type: ignore[arg-type]
+
+    return DocumentedBodyOperation

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Annotated, Any, Generic, TypeVar
 
 from litestar.params import QueryParameter
@@ -18,7 +19,15 @@ from server.errors import BadRequest
 T = TypeVar("T")
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size, 1-200")]
-Cursor = Annotated[str | None, QueryParameter(max_length=200, description="Opaque cursor from next_cursor")]
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
+Cursor = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=200,
+        description="Opaque cursor from next_cursor (base64url)",
+        schema_extra={"pattern": CURSOR_PATTERN},
+    ),
+]
 
 
 class Page(BaseModel, Generic[T]):
@@ -31,6 +40,9 @@ def encode_cursor(last_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
+    # The decoder would skip characters outside the alphabet: a cursor with them is not one we wrote.
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
+        raise BadRequest("The cursor is not valid.", problem="bad-cursor")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:

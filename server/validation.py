@@ -20,6 +20,7 @@ from litestar.datastructures import FormMultiDict
 from litestar.params import PathParameter
 from litestar.types import Empty
 from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic.fields import FieldInfo
 from sqlmodel import SQLModel
 
 from server.errors import BadRequest, DomainError
@@ -39,7 +40,7 @@ def _require_int(value: Any) -> Any:
     return value
 
 
-def _require_str(value: Any) -> Any:
+def require_str(value: Any) -> Any:
     if not isinstance(value, str):
         raise ValueError("must be a string")
     if "\x00" in value:
@@ -76,12 +77,21 @@ Grams = Annotated[int, IntOnly, Field(ge=0, le=10**12)]
 StrictBool = Annotated[bool, BeforeValidator(_require_bool)]
 Number = BeforeValidator(_require_number)
 """Use as `Annotated[float, Number, Field(ge=.., le=..)]`: a JSON number (NaN/Infinity never decode)."""
-Text = Annotated[str, BeforeValidator(_require_str), Field(pattern=r"^[^\x00]*$")]
+
+
+def matching(pattern: str) -> FieldInfo:
+    """`Field(pattern=...)` that also shows in the JSON schema. Pydantic checks a pattern given after a
+    BeforeValidator (as on `Text`) in a step of its own, which its schema generator leaves out."""
+    return Field(pattern=pattern, json_schema_extra={"pattern": pattern})
+
+
+Text = Annotated[str, BeforeValidator(require_str), matching(r"^[^\x00]*$")]
+"""Use as `Annotated[Text, Field(min_length=.., max_length=..), matching(...)]`."""
 PRINTABLE = "printable"
 """The OpenAPI `format` of PrintableText (no control, format, surrogate, private-use or unassigned characters)."""
 PrintableText = Annotated[
     str,
-    BeforeValidator(_require_str),
+    BeforeValidator(require_str),
     AfterValidator(_printable),
     Field(json_schema_extra={"format": PRINTABLE}, description="Printable characters, not only spaces"),
 ]

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 from sqlmodel import SQLModel
 
-from server.validation import IntOnly, Number, PatchModel, PrintableText, RequestModel, Text
+from server.validation import IntOnly, Number, PatchModel, PrintableText, RequestModel, Text, matching
 
 
 class ActionTypePublic(SQLModel):
@@ -38,7 +38,7 @@ FactorYear = Annotated[int, IntOnly, Field(ge=1900, le=2100)]
 
 
 class ActionTypeCreate(RequestModel):
-    code: Annotated[Text, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9_]*$")]
+    code: Annotated[Text, Field(min_length=2, max_length=40), matching(r"^[a-z][a-z0-9_]*$")]
     name: Annotated[PrintableText, Field(max_length=80)]
     unit: Unit
     grams_per_unit: GramsPerUnit
@@ -134,20 +134,12 @@ def feature_collection(projects: list[ProjectPublic]) -> dict[str, Any]:
 
 # --- operator requests (SPEC 9) -------------------------------------------------------------
 
-_DAYS_IN_MONTH = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # 02-29 allowed: 02-28 in common years
-
-
-def _month_day(value: str) -> str:
-    month, day = int(value[:2]), int(value[3:])
-    if not 1 <= month <= 12 or not 1 <= day <= _DAYS_IN_MONTH[month - 1]:
-        raise ValueError("must be a calendar day MM-DD")
-    return value
-
-
+# A day of the calendar as MM-DD: days 01-29 of any month, 30 of all but February, 31 of the long
+# months (02-29 is allowed, and is 02-28 in common years).
 MonthDay = Annotated[
     Text,
-    Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-9]|3[01])$", description="MM-DD, a day of the calendar"),
-    AfterValidator(_month_day),
+    matching(r"^(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-9])|(?:0[13-9]|1[0-2])-30|(?:0[13578]|1[02])-31)$"),
+    Field(description="MM-DD, a day of the calendar"),
 ]
 Name = Annotated[PrintableText, Field(min_length=1, max_length=120)]
 Id = Annotated[Text, Field(min_length=1, max_length=64)]
@@ -176,7 +168,12 @@ def _distinct_species(items: list[ProjectSpeciesIn]) -> list[ProjectSpeciesIn]:
     return items
 
 
-SpeciesList = Annotated[list[ProjectSpeciesIn], Field(min_length=1, max_length=100), AfterValidator(_distinct_species)]
+SpeciesList = Annotated[
+    list[ProjectSpeciesIn],
+    # `uniqueItems` says the part of the rule JSON Schema can: no item twice (nor a species_id twice).
+    Field(min_length=1, max_length=100, json_schema_extra={"uniqueItems": True}, description="Each species once"),
+    AfterValidator(_distinct_species),
+]
 Seasons = Annotated[list[SeasonIn], Field(min_length=1, max_length=12)]
 RadiusKm = Annotated[float, Number, Field(gt=0, le=20_000)]
 Capacity = Annotated[int, IntOnly, Field(ge=0, le=10**9)]

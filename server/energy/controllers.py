@@ -33,7 +33,16 @@ from server.trees.controllers import NOT_MODIFIED, IfNoneMatch, png_response
 from server.users.models import User
 from server.validation import ResourceId
 
-DayPath = Annotated[str, PathParameter(max_length=10, description="The user's local date, YYYY-MM-DD")]
+# The format is described, not checked by the framework: a day that is not a date is refused like any
+# other day steps cannot be reported for (422 steps-date, SPEC 4.1).
+DayPath = Annotated[
+    str,
+    PathParameter(
+        max_length=10,
+        description="The user's local date, YYYY-MM-DD",
+        schema_extra={"format": "date", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+    ),
+]
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 

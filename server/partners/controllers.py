@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from litestar import Controller, MediaType, Request, Response, delete, get, patc
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody
+from litestar.openapi.spec import Operation
 from litestar.params import FromPath, JSONBody, PathParameter
 from pydantic import BaseModel, ValidationError
 from qrcode.image.pil import PilImage
@@ -24,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth import OperatorController, UserController
 from server.db import provide_write_session
 from server.errors import BadRequest, DomainError, problems
+from server.openapi import documented_body
 from server.pagination import Cursor, Limit, Page
 from server.partners import service
 from server.partners.models import Partner, PartnerKey, PartnerReport
@@ -237,13 +237,7 @@ def _inline(node: Any, defs: dict[str, Any]) -> Any:
 def signed_body(schema: dict[str, Any]) -> type[Operation]:
     """Documents the JSON body of a signed route, which parses it by hand (the signature covers the raw
     bytes, and the report_id check comes before validation, SPEC 7.2)."""
-
-    @dataclass
-    class SignedBodyOperation(Operation):
-        def __post_init__(self) -> None:
-            self.request_body = RequestBody(content={MediaType.JSON: OpenAPIMediaType(schema=schema)}, required=True)  # type: ignore[arg-type]
-
-    return SignedBodyOperation
+    return documented_body(MediaType.JSON, schema)
 
 
 def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
@@ -311,7 +305,14 @@ class PartnerReportController(Controller):
         operation_class=signed_body(
             {
                 "type": "object",
-                "properties": {"reports": {"type": "array", "items": REPORT_SCHEMA}},
+                "properties": {
+                    "reports": {
+                        "type": "array",
+                        # Not REPORT_SCHEMA: a report that breaks it is refused in its own result, not the batch.
+                        "items": {"description": "A report as POST /v1/partner/reports takes it"},
+                        "description": "Each report judged on its own; a refused one answers its error in `results`",
+                    }
+                },
                 "required": ["reports"],
                 "additionalProperties": False,
             }

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 from sqlmodel import SQLModel
 
-from server.validation import IntOnly, PatchModel, PrintableText, RequestModel, Text
+from server.validation import IntOnly, PatchModel, PrintableText, RequestModel, Text, matching
 
 PartnerKind = Literal["merchant", "transit", "utility"]
-ActionCode = Annotated[Text, Field(min_length=1, max_length=40, pattern=r"^[a-z0-9_]+$")]
-ReportIdText = Annotated[Text, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$")]
+ActionCode = Annotated[Text, Field(min_length=1, max_length=40), matching(r"^[a-z0-9_]+$")]
+ReportIdText = Annotated[Text, Field(min_length=1, max_length=100), matching(r"^[A-Za-z0-9_.:-]+$")]
 REPORT_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 
 
@@ -35,7 +35,7 @@ def _rfc3339(value: Any) -> Any:
         return (datetime.min if parsed.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
-Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
+Timestamp = Annotated[datetime, BeforeValidator(_rfc3339), Field(json_schema_extra={"minLength": 20, "maxLength": 40})]
 
 
 # --- operator -----------------------------------------------------------------------------------
@@ -115,10 +115,22 @@ class ReportItem(RequestModel):
     quantity: Annotated[int, IntOnly, Field(ge=1, le=10_000)]
 
 
+def _exactly_one_non_null(first: str, second: str) -> dict[str, Any]:
+    """JSON Schema for "exactly one of the two is a string": the other is left out or null."""
+    return {
+        "oneOf": [
+            {"required": [name], "properties": {name: {"type": "string"}, other: {"type": "null"}}}
+            for name, other in ((first, second), (second, first))
+        ]
+    }
+
+
 class ReportRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra=_exactly_one_non_null("green_code", "user_ref"))
+
     report_id: ReportIdText
-    green_code: Annotated[Text, Field(pattern=r"^[0-9]{18}$")] | None = None
-    user_ref: Annotated[Text, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_]+$")] | None = None
+    green_code: Annotated[Text, matching(r"^[0-9]{18}$")] | None = None
+    user_ref: Annotated[Text, Field(min_length=1, max_length=40), matching(r"^[A-Za-z0-9_]+$")] | None = None
     occurred_at: Timestamp
     items: Annotated[list[ReportItem], Field(min_length=1, max_length=100)]
 

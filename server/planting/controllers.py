@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth import OperatorController, bearer_token
 from server.errors import BadRequest, DomainError, Forbidden, Unauthorized, Unprocessable, problems
 from server.memory import MemoryBudget
+from server.openapi import documented_body
 from server.pagination import Cursor, Limit, Page
 from server.planting import photos, service
 from server.planting.models import Ngo
@@ -45,6 +46,11 @@ from server.users.security import read_access_token
 from server.validation import ResourceId
 
 PHOTO_BODY_LIMIT = 10 * 1024 * 1024 + 64 * 1024
+PHOTO_FORM = {
+    "type": "object",
+    "properties": {"file": {"type": "string", "format": "binary", "description": "A JPEG or PNG image"}},
+    "required": ["file"],
+}
 OrderStatusFilter = Annotated[
     Literal["issued", "acknowledged", "completed"] | None, QueryParameter(description="issued|acknowledged|completed")
 ]
@@ -149,7 +155,13 @@ class NgoController(Controller):
         )
         return ItemResults(results=results).model_dump(mode="json", exclude_none=True)
 
-    @post("/photos", status_code=201, request_max_body_size=PHOTO_BODY_LIMIT, responses=problems(409, 422))
+    @post(
+        "/photos",
+        status_code=201,
+        request_max_body_size=PHOTO_BODY_LIMIT,
+        responses=problems(409, 422),
+        operation_class=documented_body("multipart/form-data", PHOTO_FORM),
+    )
     async def upload_photo(
         self,
         state: State,

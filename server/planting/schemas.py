@@ -8,10 +8,16 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BeforeValidator, Field
 from sqlmodel import SQLModel
 
-from server.validation import Number, PatchModel, PrintableText, RequestModel, Text
+from server.validation import Number, PatchModel, PrintableText, RequestModel, Text, matching
 
 Id = Annotated[Text, Field(min_length=1, max_length=64)]
-Email = Annotated[Text, Field(min_length=3, max_length=254, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")]
+# No "@", NUL or white space either side of the one "@". `\s` alone differs between the validator's
+# regex engine and JSON Schema's (U+0085 and U+FEFF), so those two are named.
+Email = Annotated[
+    Text,
+    Field(min_length=3, max_length=254),
+    matching(r"^[^@\s\x00\x85\uFEFF]+@[^@\s\x00\x85\uFEFF]+$"),
+]
 WebhookUrl = Annotated[Text, Field(min_length=8, max_length=2000)]
 
 
@@ -99,7 +105,7 @@ def _iso_string(value: Any) -> Any:
     return value
 
 
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_iso_string), Field(json_schema_extra={"maxLength": 40})]
 
 
 class PlantingIn(RequestModel):

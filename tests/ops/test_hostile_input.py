@@ -121,6 +121,22 @@ async def test_pagination_walks_every_item_once(api: Api) -> None:
     assert seen == [item["id"] for item in everything] and len(seen) == len(set(seen)) == 15
 
 
+async def test_a_cursor_with_a_character_outside_base64url_is_refused(api: Api) -> None:
+    """The base64 decoder skips such characters: without the check, "!" inside a real cursor was read
+    as the cursor around it (the document says a cursor is base64url)."""
+    user = await api.register()
+    for _ in range(2):
+        await user.walk(1_000)
+        await api.advance_to_next_morning()
+        await user.collect_all()
+    cursor = (await user.get("/v1/me/ledger", params={"limit": 1})).json()["next_cursor"]
+    assert (await user.get("/v1/me/ledger", params={"limit": 1, "cursor": cursor})).status_code == 200
+    for spoiled in (cursor[:4] + "!" + cursor[4:], cursor + ".", cursor + "=="):
+        response = await user.get("/v1/me/ledger", params={"limit": 1, "cursor": spoiled})
+        assert_problem(response, statuses=(400,))
+        assert response.json()["type"] == "urn:canopy:problem:bad-cursor", spoiled
+
+
 async def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
     assert_problem(await api.client.get("/v1/nothing-here"), statuses=(404,))
     assert_problem(await api.client.delete("/v1/catalog/actions"), statuses=(405,))
