@@ -39,6 +39,7 @@ test-postgres: install
 lint: install
 	$(BIN)/ruff check server tests alembic scripts bench
 	$(BIN)/ruff format --check server tests alembic scripts bench
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format server tests alembic scripts bench

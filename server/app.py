@@ -25,7 +25,7 @@ from server.catalog.controllers import (
 )
 from server.certificates.controllers import CertificateController
 from server.certificates.signing import load_signing_key
-from server.clock import Clock, TestClockController, provide_now
+from server.clock import Clock, provide_now
 from server.db import CloseRequestSessions, Database, provide_db_session
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
@@ -35,7 +35,7 @@ from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.memory import MIB, MemoryBudget, return_large_blocks_to_the_system
 from server.openapi import RequestModelSchemaPlugin
-from server.ops.controllers import HealthController, JobsController
+from server.ops.controllers import HealthController, JobsController, TestClockController
 from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
 from server.planting.controllers import AdminNgoController, AdminOrderController, NgoController, PhotoController
 from server.scheduler import start_scheduler

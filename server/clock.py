@@ -8,20 +8,12 @@ Credentials and login throttling never read this clock: they use the wall clock 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
-from litestar import get, post
 from litestar.datastructures import State
-from litestar.di import NamedDependency
-from litestar.params import JSONBody
-from pydantic import Field
 from sqlalchemy import BigInteger, Column, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field as SQLField
 from sqlmodel import SQLModel
-
-from server.auth import OperatorController
-from server.validation import IntOnly, RequestModel
 
 
 def wall_clock() -> datetime:
@@ -74,29 +66,3 @@ async def provide_now(state: State) -> datetime:
     """The product-rule time of this request (resolved beside, not inside, its session)."""
     clock: Clock = state.clock
     return await clock.now()
-
-
-class ClockAdvance(RequestModel):
-    advance_seconds: Annotated[int, IntOnly, Field(ge=1, le=31_536_000)]
-
-
-class ClockNow(SQLModel):
-    now: datetime
-
-
-class TestClockController(OperatorController):
-    """`/admin/clock`: only mounted when the server starts with CANOPY_TEST_CLOCK=1."""
-
-    __test__ = False
-    path = "/admin/clock"
-
-    @get("/")
-    async def read(self, now: NamedDependency[datetime]) -> ClockNow:
-        return ClockNow(now=now)
-
-    @post("/", status_code=200)
-    async def advance(
-        self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[ClockAdvance]
-    ) -> ClockNow:
-        clock: Clock = state.clock
-        return ClockNow(now=await clock.advance(db_session, data.advance_seconds))

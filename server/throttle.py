@@ -16,20 +16,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import case, select, update
 from sqlmodel import Field, SQLModel
 
+from server.clock import wall_clock
 from server.db import Database, dialect_insert, session_scope
 from server.errors import DomainError
 from server.settings import Settings
-
-
-def wall_clock() -> datetime:
-    """As server.clock's, which cannot be imported here (it imports server.auth, which imports this)."""
-    return datetime.now(UTC)
 
 
 class ThrottleCounter(SQLModel, table=True):

@@ -29,7 +29,7 @@ from server.ledger.service import BalanceState, Leg
 from server.settings import Settings
 from server.trees import service as trees
 from server.users.models import User
-from server.users.service import local_day, local_time_on, user_zone
+from server.users.timezones import local_day, local_time_on, user_zone
 
 RECENT = timedelta(hours=24)
 
@@ -42,6 +42,13 @@ def ball_state(ball: Ball, now: datetime) -> str:
     if now < ball.expires_at:
         return "ripe"
     return "expired"
+
+
+def ripe_at(now: Any) -> list:
+    """WHERE conditions of a ball that can be collected or stolen from at `now` (a time, or a
+    parameter of a statement built once): `ball_state` "ripe", and not settled."""
+    balls = Ball.__table__.c
+    return [balls.collected_at.is_(None), balls.settled_at.is_(None), balls.ripens_at <= now, balls.expires_at > now]
 
 
 def to_public(ball: Ball, now: datetime) -> BallPublic:
@@ -265,12 +272,6 @@ async def _record_walk(
         )
 
 
-def _ripe(now: Any) -> list:
-    """A ball that can be collected at `now` (a time, or a parameter of a statement built once)."""
-    balls = Ball.__table__.c
-    return [balls.collected_at.is_(None), balls.settled_at.is_(None), balls.ripens_at <= now, balls.expires_at > now]
-
-
 async def collect(
     session: AsyncSession, settings: Settings, user: User, ball_id: str, now: datetime
 ) -> tuple[int, int]:
@@ -314,7 +315,7 @@ def _claim_ripe_ball() -> Any:
         .where(
             balls.c.id == _BALL_ID,
             balls.c.user_id == _COLLECTOR_ID,
-            *_ripe(_NOW),
+            *ripe_at(_NOW),
         )
         .values(collected_g=balls.c.remaining_g, remaining_g=0, collected_at=_NOW)
         .returning(balls.c.id, balls.c.collected_g)
@@ -449,7 +450,7 @@ async def collect_all(
     claimed = (
         await session.execute(
             update(Ball)
-            .where(Ball.user_id == user.id, *_ripe(now))
+            .where(Ball.user_id == user.id, *ripe_at(now))
             .values(collected_g=Ball.remaining_g, remaining_g=0, collected_at=now)
             .returning(Ball.id, Ball.collected_g)
         )

@@ -1,18 +1,24 @@
-"""Operations (SPEC 10): liveness, readiness, and the operator's job runner."""
+"""Operations (SPEC 10): liveness, readiness, the operator's job runner, and the test clock."""
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
 from litestar.datastructures import State
-from litestar.params import FromPath
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
 
 from server.auth import OperatorController
+from server.clock import Clock
 from server.errors import problem_response, problems
 from server.migrations import current_revision, head_revision
 from server.scheduler import run_job
-from server.validation import ResourceId
+from server.validation import IntOnly, RequestModel, ResourceId
 
 
 class HealthController(Controller):
@@ -46,3 +52,29 @@ class JobsController(OperatorController):
     async def run(self, state: State, name: FromPath[ResourceId]) -> dict[str, Any]:
         """Run a job now; it answers its own counts (zero when another run already did the work)."""
         return await run_job(name, state)
+
+
+class ClockAdvance(RequestModel):
+    advance_seconds: Annotated[int, IntOnly, Field(ge=1, le=31_536_000)]
+
+
+class ClockNow(SQLModel):
+    now: datetime
+
+
+class TestClockController(OperatorController):
+    """`/admin/clock`: only mounted when the server starts with CANOPY_TEST_CLOCK=1."""
+
+    __test__ = False
+    path = "/admin/clock"
+
+    @get("/")
+    async def read(self, now: NamedDependency[datetime]) -> ClockNow:
+        return ClockNow(now=now)
+
+    @post("/", status_code=200)
+    async def advance(
+        self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[ClockAdvance]
+    ) -> ClockNow:
+        clock: Clock = state.clock
+        return ClockNow(now=await clock.advance(db_session, data.advance_seconds))

@@ -41,7 +41,7 @@ from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, 
 from server.partners.schemas import REPORT_ID_PATTERN, PartnerCreate, PartnerUpdate, ReportRequest
 from server.settings import Settings
 from server.users.models import User
-from server.users.service import local_day, user_zone
+from server.users.timezones import local_day, user_zone
 from server.webhooks import service as webhooks
 from server.webhooks.urls import check_webhook_url
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.catalog.models import Project, Species
 from server.db import dialect_insert, dialect_name, new_id
 from server.energy.models import Ball
-from server.energy.service import _ripe, ball_state, forest_balls
+from server.energy.service import ball_state, forest_balls, ripe_at
 from server.errors import Conflict, NotFound
 from server.feed.models import FeedType
 from server.feed.service import add_feed_item
@@ -42,7 +42,7 @@ from server.social.schemas import (
 from server.trees import service as trees
 from server.trees.schemas import ProjectRef, SpeciesRef
 from server.users.models import User
-from server.users.service import local_day, local_time_on, user_zone
+from server.users.timezones import local_day, local_time_on, user_zone
 
 STEAL = "steal"
 WATER = "water"
@@ -410,7 +410,7 @@ async def _take_from_ball(session: AsyncSession, settings: Settings, owner_id: s
             .where(
                 Ball.id == ball_id,
                 Ball.user_id == owner_id,
-                *_ripe(now),
+                *ripe_at(now),
                 Ball.amount_g == row.amount_g,
                 Ball.stolen_g <= allowance - take,
                 Ball.remaining_g >= take,
@@ -445,7 +445,7 @@ async def help_collect(
     claimed = (
         await session.execute(
             update(Ball)
-            .where(Ball.id == ball_id, Ball.user_id == owner.id, *_ripe(now), Ball.expires_at <= now + window)
+            .where(Ball.id == ball_id, Ball.user_id == owner.id, *ripe_at(now), Ball.expires_at <= now + window)
             .values(collected_g=Ball.remaining_g, remaining_g=0, collected_at=now)
             .returning(Ball.collected_g)
             .execution_options(synchronize_session=False)

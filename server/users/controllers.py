@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
 from server.errors import problems
+from server.social import service as social
 from server.throttle import client_address
 from server.users import service
 from server.users.models import User
@@ -99,3 +100,4 @@ class MeController(UserController):
         now: NamedDependency[datetime],
     ) -> None:
         await service.delete_me(db_session, current_user, now)
+        await social.forget_user(db_session, current_user.id, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -22,31 +22,12 @@ from server.users.security import (
     issue_access_token,
     new_refresh_token,
 )
+from server.users.timezones import effective_timezone, local_time_on
 
 DELETED_DISPLAY_NAME = "Deleted user"
 LOGIN_ACCOUNT = select(User.id, User.password_hash).where(
     User.handle == bindparam("login_handle"), User.deleted_at.is_(None)
 )
-
-
-def effective_timezone(user: User, now: datetime) -> str:
-    """A pending timezone change applies from the local midnight it was scheduled for."""
-    if user.pending_timezone and user.pending_timezone_at and now >= user.pending_timezone_at:
-        return user.pending_timezone
-    return user.timezone
-
-
-def user_zone(user: User, now: datetime) -> ZoneInfo:
-    return ZoneInfo(effective_timezone(user, now))
-
-
-def local_day(user: User, now: datetime) -> date:
-    return now.astimezone(user_zone(user, now)).date()
-
-
-def local_time_on(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The UTC instant of a local wall-clock time on a given day."""
-    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
 def to_public(user: User, now: datetime) -> UserPublic:
@@ -193,18 +174,14 @@ def _schedule_timezone_change(settings: Settings, user: User, timezone: str, now
 
 
 async def delete_me(session: AsyncSession, user: User, now: datetime) -> None:
-    """Anonymise: the handle is freed, friendships removed and credentials revoked; ledger rows and
-    certificates stay."""
+    """Anonymise: the handle is freed and credentials revoked; ledger rows and certificates stay.
+    The caller also has the social domain forget the user's friendships, in the same transaction."""
     user.handle = None
     user.display_name = DELETED_DISPLAY_NAME
     user.password_hash = None
     user.allow_steal = False
     user.deleted_at = now
     session.add(user)
-    # Imported here: the social domain builds on this module (local days, time zones).
-    from server.social.service import forget_user
-
-    await forget_user(session, user.id, now)
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))

@@ -18,12 +18,15 @@ import httpx
 from sqlalchemy import select, update
 
 from server.crypto import SecretBox
+from server.partners.models import Partner
 from server.planting.models import Ngo
 from server.webhooks.models import WebhookDelivery
 
 LEASE = timedelta(minutes=5)
 CHUNK = 200
 PARALLEL_SENDS = 16
+# The tables of the receivers an event can be addressed to (`target_kind`).
+RECEIVER_MODELS: dict[str, Any] = {"ngo": Ngo, "partner": Partner}
 
 
 def signature(secret: str, timestamp: int, body: bytes) -> str:
@@ -32,16 +35,10 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"v1={mac}"
 
 
-def _receiver_models() -> dict[str, Any]:
-    from server.partners.models import Partner
-
-    return {"ngo": Ngo, "partner": Partner}
-
-
 async def _receivers(session: Any, claimed: list[Any]) -> dict[tuple[str, str], tuple[str, str] | None]:
     """(kind, id) -> (url, encrypted secret), or None when the receiver has no webhook now."""
     found: dict[tuple[str, str], tuple[str, str] | None] = {}
-    for kind, model in _receiver_models().items():
+    for kind, model in RECEIVER_MODELS.items():
         ids = {row.target_id for row in claimed if row.target_kind == kind}
         if ids:
             rows = await session.execute(
