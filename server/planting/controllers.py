@@ -50,6 +50,7 @@ PHOTO_FORM = {
     "type": "object",
     "properties": {"file": {"type": "string", "format": "binary", "description": "A JPEG or PNG image"}},
     "required": ["file"],
+    "additionalProperties": False,
 }
 OrderStatusFilter = Annotated[
     Literal["issued", "acknowledged", "completed"] | None, QueryParameter(description="issued|acknowledged|completed")
@@ -173,6 +174,13 @@ class NgoController(Controller):
         """JPEG or PNG in the multipart field `file`: at most 10 MB and 40 megapixels."""
         settings: Settings = state.settings
         upload = data.get("file") if isinstance(data, dict) else None
+        unknown = sorted(set(data) - {"file"}) if isinstance(data, dict) else []
+        if unknown:  # as for JSON bodies: a field the server would ignore is refused
+            raise BadRequest(
+                "The form has fields other than `file`.",
+                problem="validation",
+                errors=[{"field": name, "message": "unknown field"} for name in unknown],
+            )
         if not isinstance(upload, UploadFile):
             raise BadRequest("Send the image as one file part named `file`.", problem="photo-missing")
         raw = await upload.read(settings.photo_max_bytes + 1)

@@ -149,25 +149,28 @@ async def test_broken_forms_are_refused(
 
 
 @pytest.mark.parametrize("idempotency_key", [None, "photo-key"], ids=["plain", "idempotency-key"])
-async def test_utf8_forms_with_text_fields_are_taken(api: Api, idempotency_key: str | None) -> None:
-    """`charset=utf-8` (on the request or a part), text beside the file and a non-ASCII file name are fine."""
+async def test_utf8_forms_are_taken_and_fields_beside_the_file_refused(api: Api, idempotency_key: str | None) -> None:
+    """`charset=utf-8` on the request and a non-ASCII file name are fine; a text field beside the
+    file is refused like an unknown JSON field (400 `validation`), nothing stored, the key still free."""
     ngo = await create_ngo(api)
-    body = (
-        file_part(filename="Baum \U0001f333.jpg")
-        + text_part("note", "Grüße".encode(), "text/plain; charset=UTF-8")
-        + text_part("site", b"north")
-        + END
-    )
     headers = {**ngo.headers, "Content-Type": FORM + "; charset=utf-8"}
     if idempotency_key is not None:
         headers["Idempotency-Key"] = idempotency_key
+    with_text = file_part() + text_part("note", "Grüße".encode(), "text/plain; charset=UTF-8") + END
+    refused = await api.client.post("/v1/ngo/photos", content=with_text, headers=headers)
+    assert_problem(refused, (400,))
+    assert refused.json()["type"].endswith(":validation")
+    assert refused.json()["errors"] == [{"field": "note", "message": "unknown field"}]
+    assert await _count(api, Photo.id) == 0
+
+    body = file_part(filename="Baum \U0001f333.jpg") + END
     first = await api.client.post("/v1/ngo/photos", content=body, headers=headers)
     assert first.status_code == 201, first.text
     if idempotency_key is not None:
         repeat = await api.client.post("/v1/ngo/photos", content=body, headers=headers)
         assert repeat.status_code == 201 and repeat.headers.get("idempotent-replayed") == "true"
         assert repeat.json() == first.json()
-        changed = body.replace(b"north", b"south")
+        changed = file_part(filename="Baum \U0001f333.jpg", content=image_bytes(2)) + END
         other = await api.client.post("/v1/ngo/photos", content=changed, headers=headers)
         assert other.status_code == 422 and other.json()["type"].endswith(":idempotency-key-reused")
     assert await _count(api, Photo.id) == 1
