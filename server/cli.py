@@ -127,8 +127,8 @@ def partner_create(name: str, kind: str, actions: str, webhook_url: str | None) 
     from pydantic import ValidationError
 
     from server.errors import DomainError
+    from server.partners.onboarding import create_partner
     from server.partners.schemas import PartnerCreate
-    from server.partners.service import create_partner
 
     try:
         data = PartnerCreate(

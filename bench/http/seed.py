@@ -32,8 +32,8 @@ from server.db import Database
 from server.energy.models import Ball
 from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
 from server.partners.models import PartnerLink, PartnerReport
+from server.partners.onboarding import create_partner
 from server.partners.schemas import PartnerCreate
-from server.partners.service import create_partner
 from server.planting.models import Photo, PlantingOrder
 from server.planting.schemas import NgoCreate
 from server.planting.service import create_ngo

@@ -17,7 +17,6 @@ from litestar.openapi.spec import Operation
 from litestar.params import FromPath, JSONBody, PathParameter
 from pydantic import BaseModel, ValidationError
 from qrcode.image.pil import PilImage
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import OperatorController, UserController
@@ -25,8 +24,8 @@ from server.db import provide_write_session
 from server.errors import BadRequest, DomainError, problems
 from server.openapi import documented_body
 from server.pagination import Cursor, Limit, Page
-from server.partners import service
-from server.partners.models import Partner, PartnerKey, PartnerReport
+from server.partners import green_codes, onboarding, reports, settlement, voids
+from server.partners.models import Partner, PartnerReport
 from server.partners.schemas import (
     REPORT_ID_PATTERN,
     BatchResponse,
@@ -76,7 +75,7 @@ class AdminPartnerController(OperatorController):
         data: JSONBody[PartnerCreate],
     ) -> PartnerCreated:
         """A partner and its first signing key; `secret` and `webhook_secret` are shown only here."""
-        partner, key_id, secret, webhook_secret = await service.create_partner(db_session, state.settings, data, now)
+        partner, key_id, secret, webhook_secret = await onboarding.create_partner(db_session, state.settings, data, now)
         return PartnerCreated(
             id=partner.id,
             name=partner.name,
@@ -90,12 +89,11 @@ class AdminPartnerController(OperatorController):
 
     @get("/")
     async def list_partners(self, db_session: NamedDependency[AsyncSession]) -> Page[PartnerPublic]:
-        rows = await db_session.execute(select(Partner).order_by(Partner.name))
-        return Page(items=[_public(p) for p in rows.scalars()])
+        return Page(items=[_public(p) for p in await onboarding.list_partners(db_session)])
 
     @get("/{partner_id:str}")
     async def read(self, db_session: NamedDependency[AsyncSession], partner_id: FromPath[ResourceId]) -> PartnerPublic:
-        return _public(await service.get_partner(db_session, partner_id))
+        return _public(await onboarding.get_partner(db_session, partner_id))
 
     @patch("/{partner_id:str}", responses=problems(409, 422))
     async def update(
@@ -106,20 +104,15 @@ class AdminPartnerController(OperatorController):
         data: JSONBody[PartnerUpdate],
     ) -> PartnerUpdated:
         """Change name, kind, allowed actions or webhook_url (a new URL answers a new webhook_secret, once)."""
-        partner, webhook_secret = await service.update_partner(db_session, state.settings, partner_id, data)
+        partner, webhook_secret = await onboarding.update_partner(db_session, state.settings, partner_id, data)
         return PartnerUpdated(**_public(partner).model_dump(), webhook_secret=webhook_secret)
 
     @get("/{partner_id:str}/keys")
     async def keys(
         self, db_session: NamedDependency[AsyncSession], partner_id: FromPath[ResourceId]
     ) -> Page[KeyPublic]:
-        await service.get_partner(db_session, partner_id)
-        rows = await db_session.execute(
-            select(PartnerKey).where(PartnerKey.partner_id == partner_id).order_by(PartnerKey.created_at)
-        )
-        return Page(
-            items=[KeyPublic(key_id=k.key_id, created_at=k.created_at, revoked_at=k.revoked_at) for k in rows.scalars()]
-        )
+        keys = await onboarding.list_keys(db_session, partner_id)
+        return Page(items=[KeyPublic(key_id=k.key_id, created_at=k.created_at, revoked_at=k.revoked_at) for k in keys])
 
     @post("/{partner_id:str}/keys", status_code=201, issues_credentials=True)
     async def add_key(
@@ -130,8 +123,8 @@ class AdminPartnerController(OperatorController):
         partner_id: FromPath[ResourceId],
     ) -> KeyCreated:
         """A new signing key; the old ones stay valid until revoked (rotation)."""
-        await service.get_partner(db_session, partner_id)
-        key_id, secret = await service.add_key(db_session, state.settings, partner_id, now)
+        await onboarding.get_partner(db_session, partner_id)
+        key_id, secret = await onboarding.add_key(db_session, state.settings, partner_id, now)
         return KeyCreated(key_id=key_id, secret=secret)
 
     @delete("/{partner_id:str}/keys/{key_id:str}", status_code=204)
@@ -143,7 +136,7 @@ class AdminPartnerController(OperatorController):
         key_id: FromPath[KeyIdPath],
     ) -> None:
         """Revoke a signing key at once (repeating it changes nothing)."""
-        await service.revoke_key(db_session, partner_id, key_id, now)
+        await onboarding.revoke_key(db_session, partner_id, key_id, now)
 
 
 def qr_png(text: str) -> bytes:
@@ -168,7 +161,7 @@ class GreenCodeController(UserController):
         now: NamedDependency[datetime],
     ) -> GreenCodePublic:
         """A new 18-digit code to show at the till, valid 5 minutes (at most 5 live; a sixth drops the oldest)."""
-        code = await service.issue_green_code(db_session, state.settings, current_user.id, now)
+        code = await green_codes.issue_green_code(db_session, state.settings, current_user.id, now)
         return GreenCodePublic(code=code.code, expires_at=code.expires_at)
 
     @get(
@@ -184,7 +177,7 @@ class GreenCodeController(UserController):
         now: NamedDependency[datetime],
     ) -> Response[bytes]:
         """A QR image of the newest live code (issuing one if none is live); never cached."""
-        code = await service.newest_live_code(write_session, state.settings, current_user.id, now)
+        code = await green_codes.newest_live_code(write_session, state.settings, current_user.id, now)
         return Response(
             content=qr_png(code.code),
             media_type="image/png",
@@ -205,7 +198,7 @@ class GreenCodeController(UserController):
                     user_ref=link.user_ref,
                     linked_at=link.linked_at,
                 )
-                for link, partner in await service.list_links(db_session, current_user.id)
+                for link, partner in await green_codes.list_links(db_session, current_user.id)
             ]
         )
 
@@ -218,7 +211,7 @@ class GreenCodeController(UserController):
         partner_id: FromPath[ResourceId],
     ) -> None:
         """The partner's `user_ref` for this user stops working."""
-        await service.unlink(db_session, current_user.id, partner_id, now)
+        await green_codes.unlink(db_session, current_user.id, partner_id, now)
 
 
 def _inline(node: Any, defs: dict[str, Any]) -> Any:
@@ -290,9 +283,9 @@ class PartnerReportController(Controller):
     ) -> Response[ReportCreated]:
         """One report -> 201 ReportCreated; the same report_id and JSON value again -> 200 with the first response."""
         raw = await request.json()
-        ctx = await service.report_context(db_session, state.settings, partner, now, [raw])
-        outcome = await service.ingest(db_session, ctx, raw)
-        await service.settle(db_session, ctx)
+        ctx = await reports.report_context(db_session, state.settings, partner, now, [raw])
+        outcome = await reports.ingest(db_session, ctx, raw)
+        await settlement.settle(db_session, ctx)
         if outcome.error is not None:
             raise outcome.error
         if outcome.raw is not None:
@@ -328,14 +321,14 @@ class PartnerReportController(Controller):
         now: NamedDependency[datetime],
     ) -> BatchResponse:
         """Up to 500 reports, each judged on its own, results in order (more than 500 -> 413, none processed)."""
-        reports = await _reports_of(request)
-        if len(reports) > state.settings.report_batch_max:
+        raw_reports = await _reports_of(request)
+        if len(raw_reports) > state.settings.report_batch_max:
             raise DomainError(
                 f"At most {state.settings.report_batch_max} reports per batch.", problem="batch-too-large", status=413
             )
-        ctx = await service.report_context(db_session, state.settings, partner, now, reports)
-        outcomes = await service.ingest_many(db_session, ctx, reports)
-        await service.settle(db_session, ctx)
+        ctx = await reports.report_context(db_session, state.settings, partner, now, raw_reports)
+        outcomes = await reports.ingest_many(db_session, ctx, raw_reports)
+        await settlement.settle(db_session, ctx)
         results: list[dict[str, Any]] = []
         for outcome in outcomes:
             result: dict[str, Any] = {"report_id": outcome.report_id, "status": outcome.status}
@@ -355,8 +348,8 @@ class PartnerReportController(Controller):
         limit: Limit = 50,
     ) -> Page[ReportPublic]:
         """The partner's own reports, newest first."""
-        reports, next_cursor = await service.list_reports(db_session, partner.id, cursor, limit)
-        return Page(items=[_report_public(r) for r in reports], next_cursor=next_cursor)
+        page, next_cursor = await reports.list_reports(db_session, partner.id, cursor, limit)
+        return Page(items=[_report_public(r) for r in page], next_cursor=next_cursor)
 
     @post(
         "/reports/{report_id:str}/void",
@@ -377,8 +370,8 @@ class PartnerReportController(Controller):
         try:
             data = VoidRequest.model_validate(await request.json())
         except ValidationError as exc:
-            raise service.validation_error(exc) from None
-        body = await service.void_report(db_session, state.settings, partner, report_id, data.reason, now)
+            raise reports.validation_error(exc) from None
+        body = await voids.void_report(db_session, state.settings, partner, report_id, data.reason, now)
         return VoidResult(**body)
 
 

@@ -8,7 +8,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from server.partners.service import _plain, body_hash
+from server.partners.canonical_json import _plain, body_hash
 
 KEYS = st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10_FFFF), max_size=6)
 SCALARS = st.none() | st.booleans() | st.integers(-(2**60), 2**60) | st.text(max_size=12) | st.floats()
