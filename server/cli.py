@@ -94,13 +94,13 @@ def ngo_create(name: str, contact_email: str, webhook_url: str | None) -> None:
     from pydantic import ValidationError
 
     from server.errors import DomainError
-    from server.planting import service
+    from server.planting import ngos
     from server.planting.schemas import NgoCreate
 
     async def work(state: Any) -> dict[str, Any]:
         async with state.database.transaction() as session:
             data = NgoCreate(name=name, contact_email=contact_email, webhook_url=webhook_url)
-            ngo, key, secret = await service.create_ngo(session, data, state.settings, await state.clock.now(session))
+            ngo, key, secret = await ngos.create_ngo(session, data, state.settings, await state.clock.now(session))
             created = {"id": ngo.id, "name": ngo.name, "key_id": key.key_id, "api_key": key.api_key}
             return created | ({"webhook_secret": secret} if secret else {})
 

@@ -35,8 +35,8 @@ from server.partners.models import PartnerLink, PartnerReport
 from server.partners.onboarding import create_partner
 from server.partners.schemas import PartnerCreate
 from server.planting.models import Photo, PlantingOrder
+from server.planting.ngos import create_ngo
 from server.planting.schemas import NgoCreate
-from server.planting.service import create_ngo
 from server.settings import Settings
 from server.social.models import Friendship
 from server.trees.models import Tree

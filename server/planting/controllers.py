@@ -25,7 +25,7 @@ from server.errors import BadRequest, DomainError, Forbidden, Unauthorized, Unpr
 from server.memory import MemoryBudget
 from server.openapi import documented_body
 from server.pagination import Cursor, Limit, Page
-from server.planting import photos, service
+from server.planting import ngos, orders, photo_store, photos, plantings
 from server.planting.models import Ngo
 from server.planting.schemas import (
     ItemResults,
@@ -72,7 +72,7 @@ async def provide_current_ngo(
     address = client_address(request)
     await throttle.check_credential(address)
     if token.startswith("ngo_"):
-        ngo = await service.authenticate(db_session, token)
+        ngo = await ngos.authenticate(db_session, token)
         if ngo is not None:
             return ngo
     elif hmac.compare_digest(token.encode(), settings.operator_token.encode()) or read_access_token(settings, token):
@@ -99,7 +99,7 @@ class NgoController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[OrderSummary]:
-        items, next_cursor = await service.list_orders(
+        items, next_cursor = await orders.list_orders(
             db_session, ngo_id=current_ngo.id, status=status, cursor=cursor, limit=limit
         )
         return Page(items=items, next_cursor=next_cursor)
@@ -111,8 +111,8 @@ class NgoController(Controller):
         current_ngo: NamedDependency[Ngo],
         order_id: FromPath[ResourceId],
     ) -> OrderPublic:
-        order = await service.get_order(db_session, current_ngo.id, order_id)
-        return await service.order_public(db_session, order)
+        order = await orders.get_order(db_session, current_ngo.id, order_id)
+        return await orders.order_public(db_session, order)
 
     @post("/orders/{order_id:str}/acknowledge", status_code=200)
     async def acknowledge(
@@ -122,9 +122,9 @@ class NgoController(Controller):
         now: NamedDependency[datetime],
         order_id: FromPath[ResourceId],
     ) -> OrderPublic:
-        order = await service.get_order(db_session, current_ngo.id, order_id, for_update=True)
-        await service.acknowledge(db_session, order, now)
-        return await service.order_public(db_session, order)
+        order = await orders.get_order(db_session, current_ngo.id, order_id, for_update=True)
+        await orders.acknowledge(db_session, order, now)
+        return await orders.order_public(db_session, order)
 
     @post("/orders/{order_id:str}/plantings", status_code=200)
     async def plantings(
@@ -136,7 +136,7 @@ class NgoController(Controller):
         order_id: FromPath[ResourceId],
         data: JSONBody[PlantingsRequest],
     ) -> dict[str, Any]:
-        results = await service.record_plantings(
+        results = await plantings.record_plantings(
             db_session, current_ngo.id, order_id, data.plantings, state.settings, now
         )
         return ItemResults(results=results).model_dump(mode="json", exclude_none=True)
@@ -151,7 +151,7 @@ class NgoController(Controller):
         order_id: FromPath[ResourceId],
         data: JSONBody[RejectionsRequest],
     ) -> dict[str, Any]:
-        results = await service.record_rejections(
+        results = await plantings.record_rejections(
             db_session, current_ngo.id, order_id, data.rejections, state.settings, now
         )
         return ItemResults(results=results).model_dump(mode="json", exclude_none=True)
@@ -200,7 +200,7 @@ class NgoController(Controller):
             )
         async with budget.reserve(decode.memory_bytes):
             processed = await anyio.to_thread.run_sync(decode.run)
-        return await service.save_photo(db_session, current_ngo.id, processed, settings, now)
+        return await photo_store.save_photo(db_session, current_ngo.id, processed, settings, now)
 
 
 class PhotoController(Controller):
@@ -213,7 +213,7 @@ class PhotoController(Controller):
     ) -> Response[bytes]:
         """Public: the photo's metadata-free JPEG thumbnail (photo ids are unguessable)."""
         return Response(
-            await service.thumbnail(db_session, photo_id),
+            await photo_store.thumbnail(db_session, photo_id),
             media_type="image/jpeg",
             headers={"Cache-Control": "public, max-age=86400, immutable"},
         )
@@ -239,7 +239,7 @@ class AdminNgoController(OperatorController):
         data: JSONBody[NgoCreate],
     ) -> dict[str, Any]:
         """Create an NGO with its first API key (and webhook secret): both are shown only here."""
-        ngo, key, secret = await service.create_ngo(db_session, data, state.settings, now)
+        ngo, key, secret = await ngos.create_ngo(db_session, data, state.settings, now)
         created = NgoCreated(id=ngo.id, name=ngo.name, key_id=key.key_id, api_key=key.api_key, webhook_secret=secret)
         return created.model_dump(mode="json", exclude_none=True)
 
@@ -252,24 +252,24 @@ class AdminNgoController(OperatorController):
         data: JSONBody[NgoUpdate],
     ) -> dict[str, Any]:
         """Change the name, contact or webhook URL (a new URL answers a new webhook_secret, once)."""
-        ngo = await service.update_ngo(db_session, ngo_id, data, state.settings)
+        ngo = await ngos.update_ngo(db_session, ngo_id, data, state.settings)
         return ngo.model_dump(mode="json", exclude_none=True) | {"webhook_url": ngo.webhook_url}
 
     @get("/{ngo_id:str}")
     async def read(self, db_session: NamedDependency[AsyncSession], ngo_id: FromPath[ResourceId]) -> dict[str, Any]:
-        ngo = service.ngo_public(await service.get_ngo(db_session, ngo_id))
+        ngo = ngos.ngo_public(await ngos.get_ngo(db_session, ngo_id))
         return ngo.model_dump(mode="json", exclude={"webhook_secret"})
 
     @get("/{ngo_id:str}/keys")
     async def keys(self, db_session: NamedDependency[AsyncSession], ngo_id: FromPath[ResourceId]) -> Page[NgoKeyPublic]:
-        return Page(items=await service.list_keys(db_session, ngo_id))
+        return Page(items=await ngos.list_keys(db_session, ngo_id))
 
     @post("/{ngo_id:str}/keys", status_code=201, issues_credentials=True)
     async def add_key(
         self, db_session: NamedDependency[AsyncSession], now: NamedDependency[datetime], ngo_id: FromPath[ResourceId]
     ) -> NgoKeyCreated:
         """A further key (the others stay valid until revoked); shown only here."""
-        return await service.create_key(db_session, ngo_id, now)
+        return await ngos.create_key(db_session, ngo_id, now)
 
     @delete("/{ngo_id:str}/keys/{key_id:str}", status_code=204)
     async def revoke_key(
@@ -279,7 +279,7 @@ class AdminNgoController(OperatorController):
         ngo_id: FromPath[ResourceId],
         key_id: FromPath[ResourceId],
     ) -> None:
-        await service.revoke_key(db_session, ngo_id, key_id, now)
+        await ngos.revoke_key(db_session, ngo_id, key_id, now)
 
 
 class AdminOrderController(OperatorController):
@@ -293,12 +293,12 @@ class AdminOrderController(OperatorController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[OrderSummary]:
-        items, next_cursor = await service.list_orders(
+        items, next_cursor = await orders.list_orders(
             db_session, ngo_id=None, status=status, cursor=cursor, limit=limit
         )
         return Page(items=items, next_cursor=next_cursor)
 
     @get("/{order_id:str}")
     async def read(self, db_session: NamedDependency[AsyncSession], order_id: FromPath[ResourceId]) -> OrderPublic:
-        order = await service.get_any_order(db_session, order_id)
-        return await service.order_public(db_session, order)
+        order = await orders.get_any_order(db_session, order_id)
+        return await orders.order_public(db_session, order)

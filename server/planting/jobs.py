@@ -30,7 +30,7 @@ from server.catalog.service import ordered_in_window
 from server.db import new_id
 from server.feed.service import add_feed_items_from
 from server.planting.models import Ngo, OrderStatus, PlantingOrder
-from server.planting.service import notify
+from server.planting.orders import notify
 from server.trees.models import Tree, TreeStatus
 
 # Test hook: called with the ids of the orders just committed after each transaction (a test

@@ -1,0 +1,105 @@
+"""Planting orders as an NGO and the operator see them, and the NGO's webhook events (SPEC 8.3, 9).
+
+Authorization lives in the queries: an NGO's order reads are filtered by the NGO's id, so another
+NGO's order is simply not found (404).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from server.catalog.models import Project, Species
+from server.errors import NotFound
+from server.pagination import newest_first, page_of
+from server.planting.models import Ngo, OrderStatus, PlantingOrder
+from server.planting.schemas import OrderProject, OrderPublic, OrderSummary, OrderTree
+from server.trees.models import Tree
+from server.webhooks import service as webhooks
+
+
+async def order_summary(session: AsyncSession, order: PlantingOrder) -> OrderSummary:
+    project = await session.get(Project, order.project_id)
+    assert project is not None
+    return OrderSummary(
+        id=order.id,
+        project=OrderProject(id=project.id, name=project.name),
+        ngo_id=order.ngo_id,
+        status=order.status,
+        overdue=order.overdue,
+        issued_at=order.issued_at,
+        acknowledged_at=order.acknowledged_at,
+        completed_at=order.completed_at,
+        tree_count=order.tree_count,
+    )
+
+
+async def order_public(session: AsyncSession, order: PlantingOrder) -> OrderPublic:
+    """The single view: the order with its trees (at most one order's worth)."""
+    rows = await session.execute(
+        select(Tree.id, Species.common_name, Tree.status)
+        .join(Species, Species.id == Tree.species_id)
+        .where(Tree.order_id == order.id)
+        .order_by(Tree.queued_at, Tree.id)
+    )
+    trees = [OrderTree(id=row.id, species=row.common_name, status=row.status) for row in rows]
+    return OrderPublic(**(await order_summary(session, order)).model_dump(), trees=trees)
+
+
+async def list_orders(
+    session: AsyncSession, *, ngo_id: str | None, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[OrderSummary], str | None]:
+    query: Select[Any] = select(PlantingOrder)
+    if ngo_id is not None:
+        query = query.where(PlantingOrder.ngo_id == ngo_id)
+    if status is not None:
+        query = query.where(PlantingOrder.status == status)
+    rows = list((await session.execute(newest_first(query, PlantingOrder.id, cursor, limit))).scalars())
+    orders, next_cursor = page_of(rows, limit)
+    return [await order_summary(session, order) for order in orders], next_cursor
+
+
+async def get_order(session: AsyncSession, ngo_id: str, order_id: str, *, for_update: bool = False) -> PlantingOrder:
+    query = select(PlantingOrder).where(PlantingOrder.id == order_id, PlantingOrder.ngo_id == ngo_id)
+    if for_update:
+        query = query.with_for_update(key_share=True)
+    order = (await session.execute(query)).scalar_one_or_none()
+    if order is None:
+        raise NotFound("No such order.", problem="order-not-found")
+    return order
+
+
+async def acknowledge(session: AsyncSession, order: PlantingOrder, now: datetime) -> PlantingOrder:
+    """issued -> acknowledged; any later state is left as it is (repeating changes nothing)."""
+    if order.status == OrderStatus.ISSUED:
+        order.status = OrderStatus.ACKNOWLEDGED
+        order.acknowledged_at = now
+        session.add(order)
+        await session.flush()
+    return order
+
+
+async def notify(
+    session: AsyncSession,
+    ngo_id: str,
+    event_type: str,
+    data: dict[str, Any],
+    now: datetime,
+    *,
+    webhook_url: str | None = None,
+) -> None:
+    """Write an event to the NGO's webhook outbox, when it has a webhook (looked up unless given)."""
+    url = webhook_url or (await session.execute(select(Ngo.webhook_url).where(Ngo.id == ngo_id))).scalar()
+    if url:
+        await webhooks.enqueue(session, target_kind="ngo", target_id=ngo_id, event_type=event_type, data=data, now=now)
+
+
+async def get_any_order(session: AsyncSession, order_id: str) -> PlantingOrder:
+    """The operator's view: any NGO's order."""
+    order = await session.get(PlantingOrder, order_id)
+    if order is None:
+        raise NotFound("No such order.", problem="order-not-found")
+    return order
