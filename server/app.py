@@ -27,6 +27,7 @@ from server.certificates.controllers import CertificateController
 from server.certificates.signing import load_signing_key
 from server.clock import Clock, provide_now
 from server.db import CloseRequestSessions, Database, provide_db_session
+from server.dependencies import APP_DEPENDENCIES
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.feed.controllers import FeedController
@@ -143,7 +144,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MetricsController,
             Router(path="/v1", route_handlers=api_handlers),
         ],
-        dependencies={"db_session": Provide(provide_db_session), "now": Provide(provide_now)},
+        dependencies={**APP_DEPENDENCIES, "db_session": Provide(provide_db_session), "now": Provide(provide_now)},
         exception_handlers=EXCEPTION_HANDLERS,
         request_class=StrictJSONRequest,
         plugins=[RequestModelSchemaPlugin()],
