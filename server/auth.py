@@ -18,9 +18,9 @@ from litestar.openapi.spec import SecurityScheme
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.dependencies import app_services
 from server.errors import Forbidden, Unauthorized
-from server.settings import Settings
-from server.throttle import Throttle, client_address
+from server.throttle import client_address
 from server.users.models import User
 from server.users.security import read_access_token
 
@@ -61,7 +61,7 @@ def _missing_credential() -> Unauthorized:
 async def provide_current_user(
     state: State, request: ASGIConnection[Any, Any, Any, Any], db_session: NamedDependency[AsyncSession]
 ) -> User:
-    settings: Settings = state.settings
+    settings = app_services(state).settings
     token = bearer_token(request)
     user_id = read_access_token(settings, token) if token else None
     if user_id is None:
@@ -74,11 +74,11 @@ async def provide_current_user(
 
 async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """The operator token; wrong tokens are throttled per client address (429)."""
-    settings: Settings = connection.app.state.settings
+    services = app_services(connection.app.state)
+    settings, throttle = services.settings, services.throttle
     token = bearer_token(connection)
     if token is None:
         raise _missing_credential()
-    throttle: Throttle = connection.app.state.throttle
     address = client_address(connection)
     await throttle.check_credential(address)
     if hmac.compare_digest(token.encode(), settings.operator_token.encode()):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from litestar.datastructures import State
 from sqlalchemy import BigInteger, Column, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field as SQLField
@@ -60,9 +59,3 @@ class Clock:
             await session.flush()
             offset = seconds
         return wall_clock() + timedelta(seconds=offset)
-
-
-async def provide_now(state: State) -> datetime:
-    """The product-rule time of this request (resolved beside, not inside, its session)."""
-    clock: Clock = state.clock
-    return await clock.now()

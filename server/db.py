@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from litestar import Request
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -169,15 +169,17 @@ class CloseRequestSessions:
 
 def _request_session(
     pick: Callable[[Database, Request[Any, Any, Any]], async_sessionmaker[AsyncSession]],
-) -> Callable[[State, Request[Any, Any, Any]], AsyncIterator[AsyncSession]]:
+) -> Callable[[Database, Request[Any, Any, Any]], AsyncIterator[AsyncSession]]:
     """A session dependency: committed after the handler and before the response is sent (so a
     failed commit becomes an error response, never a false 2xx), rolled back if anything raised,
     and registered for `CloseRequestSessions`. One generator, not `session_scope` inside one: a
     generator left suspended is finalized by the garbage collector, and two nested ones are
     finalized concurrently ("aclose(): asynchronous generator is already running")."""
 
-    async def provide(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
-        async with pick(state.database, request)() as session:
+    async def provide(
+        database: NamedDependency[Database], request: Request[Any, Any, Any]
+    ) -> AsyncIterator[AsyncSession]:
+        async with pick(database, request)() as session:
             request.scope.setdefault(OPEN_SESSIONS, []).append(session)  # type: ignore[misc]
             try:
                 yield session

@@ -20,9 +20,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, tuple_
 
-from server.clock import wall_clock
+from server.clock import Clock, wall_clock
+from server.db import Database
 from server.idempotency import IdempotencyRecord
 from server.partners.models import GreenCode
+from server.settings import Settings
 from server.social.models import PlayCounter
 from server.throttle import ThrottleCounter
 from server.users.models import RefreshToken
@@ -34,8 +36,8 @@ class PruneRun:
     """One run's view: `now` is the product clock (the test clock in tests); credentials expire
     by the wall clock (SPEC 9), so their steps read `wall_now`."""
 
-    database: Any
-    settings: Any
+    database: Database
+    settings: Settings
     now: datetime
     wall_now: datetime
 
@@ -110,9 +112,6 @@ PRUNE_STEPS: dict[str, PruneStep] = {
 }
 
 
-async def prune(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def prune(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     run = PruneRun(database=database, settings=settings, now=await clock.now(), wall_now=wall_clock())
-    counts: dict[str, Any] = {"job": "prune"}
-    for name, step in PRUNE_STEPS.items():
-        counts[name] = await step(run)
-    return counts
+    return {name: await step(run) for name, step in PRUNE_STEPS.items()}

@@ -22,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.crypto import SecretBox
+from server.dependencies import app_services
 from server.errors import Unauthorized
 from server.partners.models import Partner, PartnerKey
-from server.settings import Settings
 
 TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 KEY_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
@@ -64,7 +64,7 @@ async def provide_partner(
     now: NamedDependency[datetime],
 ) -> Partner:
     """The partner whose key signed this request, or 401."""
-    settings: Settings = state.settings
+    settings = app_services(state).settings
     key_id = request.headers.get("canopy-key-id", "")
     timestamp = request.headers.get("canopy-timestamp", "")
     header = request.headers.get("canopy-signature", "")

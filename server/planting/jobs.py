@@ -27,10 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.catalog.models import Project
 from server.catalog.seasons import current_window
 from server.catalog.service import ordered_in_window
-from server.db import new_id
+from server.clock import Clock
+from server.db import Database, new_id
 from server.feed.service import add_feed_items_from
 from server.planting.models import Ngo, OrderStatus, PlantingOrder
 from server.planting.orders import notify
+from server.settings import Settings
 from server.trees.models import Tree, TreeStatus
 
 # Test hook: called with the ids of the orders just committed after each transaction (a test
@@ -109,7 +111,7 @@ async def _claim(
 
 
 async def _orders_due(
-    session: AsyncSession, queued: tuple[Any, ...], limit: int, size: int, cutoff: datetime, settings: Any
+    session: AsyncSession, queued: tuple[Any, ...], limit: int, size: int, cutoff: datetime, settings: Settings
 ) -> int:
     """How many trees to claim (at most `limit`) so that every order they make is due.
 
@@ -132,7 +134,7 @@ async def _orders_due(
 
 
 async def _issue_some(
-    session: AsyncSession, project_id: str, clock: Any, settings: Any, after: datetime | None
+    session: AsyncSession, project_id: str, clock: Clock, settings: Settings, after: datetime | None
 ) -> tuple[list[str], int, datetime] | None:
     """Issue the project's next orders (up to `order_batch_orders`) in this transaction, or None
     when none is due: (order ids, trees ordered, newest `queued_at` ordered).
@@ -212,7 +214,7 @@ async def _issue_some(
     return order_ids, sum(row.trees for row in issued), max(row.newest for row in issued)
 
 
-async def batch_planting_orders(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def batch_planting_orders(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     async with database.read_sessions() as session:
         project_ids = list(
             (await session.execute(select(Project.id).where(Project.status == "active").order_by(Project.id))).scalars()
@@ -233,10 +235,10 @@ async def batch_planting_orders(database: Any, clock: Any, settings: Any) -> dic
             after = issued[2]
             if after_order_committed is not None:
                 after_order_committed(issued[0])
-    return {"job": "batch-planting-orders", "orders_created": orders, "trees_ordered": trees}
+    return {"orders_created": orders, "trees_ordered": trees}
 
 
-async def order_reminders(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def order_reminders(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     """Orders still not acknowledged `order_ack_days` after issue get `overdue` and one event."""
     flagged = 0
     while True:
@@ -285,4 +287,4 @@ async def order_reminders(database: Any, clock: Any, settings: Any) -> dict[str,
         if not rows:
             break
         flagged += len(rows)
-    return {"job": "order-reminders", "orders_overdue": flagged}
+    return {"orders_overdue": flagged}

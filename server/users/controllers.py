@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
+from server.db import Database
 from server.errors import problems
+from server.settings import Settings
 from server.social import service as social
-from server.throttle import client_address
+from server.throttle import Throttle, client_address
 from server.users import service
 from server.users.models import User
 from server.users.schemas import (
@@ -25,6 +26,7 @@ from server.users.schemas import (
     UpdateMeRequest,
     UserPublic,
 )
+from server.users.security import Passwords
 
 
 class AuthController(Controller):
@@ -34,28 +36,32 @@ class AuthController(Controller):
     @post("/register", status_code=201, responses=problems(409), issues_credentials=True)
     async def register(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
+        passwords: NamedDependency[Passwords],
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         data: JSONBody[RegisterRequest],
     ) -> Registered:
-        user, tokens = await service.register(db_session, state.settings, state.passwords, data, now)
+        user, tokens = await service.register(db_session, settings, passwords, data, now)
         return Registered(user=service.to_public(user, now), **tokens.model_dump())
 
     @post("/login", status_code=200, responses=problems(401, 429), issues_credentials=True)
     async def login(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
+        database: NamedDependency[Database],
+        passwords: NamedDependency[Passwords],
+        throttle: NamedDependency[Throttle],
         request: Request,
         db_session: NamedDependency[AsyncSession],
         data: JSONBody[LoginRequest],
     ) -> Tokens:
         return await service.login(
             db_session,
-            state.database,
-            state.settings,
-            state.passwords,
-            state.throttle,
+            database,
+            settings,
+            passwords,
+            throttle,
             data.handle,
             data.password,
             client_address(request),
@@ -63,9 +69,12 @@ class AuthController(Controller):
 
     @post("/refresh", status_code=200, responses=problems(401), issues_credentials=True)
     async def refresh(
-        self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]
+        self,
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[RefreshRequest],
     ) -> Tokens:
-        return await service.refresh(db_session, state.settings, data.refresh_token)
+        return await service.refresh(db_session, settings, data.refresh_token)
 
     @post("/logout", status_code=204)
     async def logout(self, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]) -> None:
@@ -83,13 +92,13 @@ class MeController(UserController):
     @patch("/", responses=problems(409))
     async def update(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
         data: JSONBody[UpdateMeRequest],
     ) -> UserPublic:
-        user = await service.update_me(db_session, state.settings, current_user, data, now)
+        user = await service.update_me(db_session, settings, current_user, data, now)
         return service.to_public(user, now)
 
     @delete("/", status_code=204)

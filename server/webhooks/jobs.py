@@ -17,9 +17,12 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
+from server.clock import Clock
 from server.crypto import SecretBox
+from server.db import Database
 from server.partners.models import Partner
 from server.planting.models import Ngo
+from server.settings import Settings
 from server.webhooks.models import WebhookDelivery
 
 LEASE = timedelta(minutes=5)
@@ -67,7 +70,7 @@ async def _send(
     return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
 
 
-async def _claim(database: Any, clock: Any, run_started: datetime | None) -> tuple[datetime, list[Any], dict]:
+async def _claim(database: Database, clock: Clock, run_started: datetime | None) -> tuple[datetime, list[Any], dict]:
     """Lease up to CHUNK due events (due before the run started) and look up their receivers."""
     async with database.transaction() as session:
         now = await clock.now(session)
@@ -116,7 +119,11 @@ async def _attempt_all(
 
 
 async def _record(
-    database: Any, settings: Any, outcomes: list[tuple[Any, str | None]], now: datetime, counts: dict[str, Any]
+    database: Database,
+    settings: Settings,
+    outcomes: list[tuple[Any, str | None]],
+    now: datetime,
+    counts: dict[str, Any],
 ) -> None:
     """Delivered, retried at first attempt + 1 min, 5 min, ... 15 h, or failed after the last."""
     retry_after = settings.webhook_retry_after_s
@@ -144,9 +151,9 @@ async def _record(
             )
 
 
-async def deliver_webhooks(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def deliver_webhooks(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     box = SecretBox(settings)
-    counts = {"job": "deliver-webhooks", "delivered": 0, "retrying": 0, "failed": 0}
+    counts = {"delivered": 0, "retrying": 0, "failed": 0}
     run_started: datetime | None = None
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
         while True:
