@@ -74,7 +74,8 @@ def _allow_every_method(app: Litestar) -> None:
                 def options_handler(scope: Scope, allow: str = allow) -> Response:
                     return Response(content=None, status_code=204, headers={"Allow": allow}, media_type=MediaType.TEXT)
 
-                handler._fn = options_handler
+                # Sync, as the handler Litestar generates for OPTIONS is (it runs it without a thread).
+                handler._fn = options_handler  # type: ignore[assignment]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -14,9 +14,10 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi.spec import SecurityScheme
+from litestar.openapi.spec import Reference, SecurityScheme
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.dependencies import app_services
 from server.errors import Forbidden, Unauthorized
@@ -24,7 +25,7 @@ from server.throttle import client_address
 from server.users.models import User
 from server.users.security import read_access_token
 
-SECURITY_SCHEMES = {
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
     "user": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT", description="A user's access token"),
     "operator": SecurityScheme(type="http", scheme="bearer", description="CANOPY_OPERATOR_TOKEN"),
     "ngo": SecurityScheme(type="http", scheme="bearer", description="An NGO API key, ngo_<secret>"),
@@ -39,7 +40,7 @@ SECURITY_SCHEMES = {
 
 
 # Built once (every user request runs it): building it cost a tenth of a cheap request.
-LIVE_USER = select(User).where(User.id == bindparam("signed_in_id"), User.deleted_at.is_(None))
+LIVE_USER = select(User).where(col(User.id) == bindparam("signed_in_id"), col(User.deleted_at).is_(None))
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:

@@ -140,11 +140,13 @@ def partner_create(name: str, kind: str, actions: str, webhook_url: str | None) 
     from server.partners.schemas import PartnerCreate
 
     try:
-        data = PartnerCreate(
-            name=name,
-            kind=kind,
-            allowed_actions=[code.strip() for code in actions.split(",") if code.strip()],
-            webhook_url=webhook_url,
+        data = PartnerCreate.model_validate(
+            {
+                "name": name,
+                "kind": kind,
+                "allowed_actions": [code.strip() for code in actions.split(",") if code.strip()],
+                "webhook_url": webhook_url,
+            }
         )
     except ValidationError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -154,7 +156,7 @@ def partner_create(name: str, kind: str, actions: str, webhook_url: str | None) 
             created, key_id, secret, webhook_secret = await create_partner(
                 session, settings, data, await clock.now(session)
             )
-            result = {
+            result: dict[str, Any] = {
                 "id": created.id,
                 "name": created.name,
                 "kind": created.kind,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import BigInteger, Column, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field as SQLField
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 
 def wall_clock() -> datetime:
@@ -38,7 +38,7 @@ class Clock:
         """Read inside `session` when given; otherwise on a connection of its own."""
         if not self.test_clock:
             return wall_clock()
-        query = select(TestClockOffset.offset_s).where(TestClockOffset.id == 1)
+        query = select(col(TestClockOffset.offset_s)).where(col(TestClockOffset.id) == 1)
         if session is not None:
             offset = (await session.execute(query)).scalar()
         else:
@@ -49,9 +49,9 @@ class Clock:
     async def advance(self, session: AsyncSession, seconds: int) -> datetime:
         result = await session.execute(
             update(TestClockOffset)
-            .where(TestClockOffset.id == 1)
-            .values(offset_s=TestClockOffset.offset_s + seconds)
-            .returning(TestClockOffset.offset_s)
+            .where(col(TestClockOffset.id) == 1)
+            .values(offset_s=col(TestClockOffset.offset_s) + seconds)
+            .returning(col(TestClockOffset.offset_s))
         )
         offset = result.scalar()
         if offset is None:

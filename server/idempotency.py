@@ -26,16 +26,17 @@ import hmac
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from litestar import Request
 from litestar.datastructures import State, UploadFile
 from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import LargeBinary, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Column, Field, SQLModel, col
 
 from server.clock import Clock
 from server.db import Database
@@ -100,7 +101,8 @@ class IdempotencyMiddleware(ASGIMiddleware):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         # The route's request class, so that a form is parsed (and refused) as the handler's would be.
-        request: Request[Any, Any, Any] = scope["route_handler"].resolve_request_class()(scope, receive)
+        handler = cast(HTTPRouteHandler, scope["route_handler"])  # `scopes` lets only HTTP in
+        request: Request[Any, Any, Any] = handler.resolve_request_class()(scope, receive)
         key = request.headers.get("idempotency-key")
         if request.method != "POST" or key is None:
             await next_app(scope, receive, send)
@@ -185,7 +187,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             pass
         async with database.transaction() as session:
             record = (
-                await session.execute(select(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash))
+                await session.execute(select(IdempotencyRecord).where(col(IdempotencyRecord.scope_hash) == scope_hash))
             ).scalar_one_or_none()
             if record is None:  # settled as forgotten in between: claim it again
                 session.add(IdempotencyRecord(scope_hash=scope_hash, request_hash=request_hash, created_at=now))
@@ -195,7 +197,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             if expired or stale_claim:
                 await session.execute(
                     update(IdempotencyRecord)
-                    .where(IdempotencyRecord.scope_hash == scope_hash)
+                    .where(col(IdempotencyRecord.scope_hash) == scope_hash)
                     .values(request_hash=request_hash, created_at=now, status_code=None, headers_json=None, body=None)
                 )
                 return None
@@ -219,11 +221,11 @@ class IdempotencyMiddleware(ASGIMiddleware):
         status = captured["status"]
         async with database.transaction() as session:
             if status in FORGOTTEN_STATUSES or status >= 500:
-                await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash))
+                await session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.scope_hash) == scope_hash))
             else:
                 await session.execute(
                     update(IdempotencyRecord)
-                    .where(IdempotencyRecord.scope_hash == scope_hash)
+                    .where(col(IdempotencyRecord.scope_hash) == scope_hash)
                     .values(
                         status_code=status,
                         headers_json=None if withhold else json.dumps(captured["headers"]),

@@ -82,7 +82,8 @@ Number = BeforeValidator(_require_number)
 def matching(pattern: str) -> FieldInfo:
     """`Field(pattern=...)` that also shows in the JSON schema. Pydantic checks a pattern given after a
     BeforeValidator (as on `Text`) in a step of its own, which its schema generator leaves out."""
-    return Field(pattern=pattern, json_schema_extra={"pattern": pattern})
+    field: FieldInfo = Field(pattern=pattern, json_schema_extra={"pattern": pattern})
+    return field
 
 
 Text = Annotated[str, BeforeValidator(require_str), matching(r"^[^\x00]*$")]

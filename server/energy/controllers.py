@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromHeader, FromPath, JSONBody, PathParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.auth import UserController
 from server.energy import service
@@ -142,8 +143,8 @@ class EnergyController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[ActionPublic]:
-        query = select(ActionRecord).where(ActionRecord.user_id == current_user.id)
-        rows = list((await db_session.execute(newest_first(query, ActionRecord.id, cursor, limit))).scalars())
+        query = select(ActionRecord).where(col(ActionRecord.user_id) == current_user.id)
+        rows = list((await db_session.execute(newest_first(query, col(ActionRecord.id), cursor, limit))).scalars())
         records, next_cursor = page_of(rows, limit)
         return Page(
             items=[
