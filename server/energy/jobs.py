@@ -7,19 +7,20 @@ picked with `FOR UPDATE SKIP LOCKED`), so replicas running it at once never sett
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select, update
 
+from server.clock import Clock
+from server.db import Database
 from server.energy.models import Ball
 from server.feed.models import FeedType
 from server.feed.service import add_feed_items
 from server.ledger import service as ledger
 from server.ledger.models import Account, TransactionKind
 from server.ledger.service import Leg
+from server.settings import Settings
 
 
-async def expire_balls(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def expire_balls(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     balls = grams = 0
     while True:
         async with database.transaction() as session:
@@ -68,4 +69,4 @@ async def expire_balls(database: Any, clock: Any, settings: Any) -> dict[str, An
             )
             balls += len(settled)
             grams += sum(row.expired_g for row in settled)
-    return {"job": "expire-balls", "balls_expired": balls, "expired_g": grams}
+    return {"balls_expired": balls, "expired_g": grams}
