@@ -59,7 +59,7 @@ class LanguageController(Controller):
         lang: FromQuery[str | None] = None,
         next: FromQuery[str | None] = None,
     ) -> Redirect:
-        cookies = []
+        cookies: list[Cookie] = []
         if lang in LANGUAGES:
             cookies.append(
                 Cookie(

@@ -26,7 +26,7 @@ def is_page_path(path: str) -> bool:
 
 
 def error_page(request: Request[Any, Any, Any], api_answer: Response[Any]) -> Response[Any]:
-    status = api_answer.status_code
+    status = api_answer.status_code or 500
     headers = {name: value for name, value in api_answer.headers.items() if name.lower() in _KEPT_HEADERS}
     return page(request, "error.html", {"status": status}, status_code=status, headers=headers)
 

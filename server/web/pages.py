@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from babel.dates import format_date
 from babel.numbers import format_decimal
@@ -41,7 +41,7 @@ def page_language(request: Request[Any, Any, Any]) -> Language:
     """The `lang` cookie when it names one of our languages, else the best match of `Accept-Language`."""
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in LANGUAGES:
-        return chosen  # type: ignore[return-value]
+        return chosen
     return negotiate(request.headers.get("accept-language"))
 
 
@@ -86,7 +86,7 @@ def _language(context: Context) -> Language:
     language = context.get("language")
     if language not in LANGUAGES:
         raise RuntimeError("rendered without a language: render pages with page(), import macros `with context`")
-    return language  # type: ignore[no-any-return]
+    return cast(Language, language)
 
 
 @pass_context
