@@ -28,17 +28,19 @@ PAGES = {"home": "/", "not-found": "/no-such-page"}
 
 
 @pytest.fixture
-def browser() -> Iterator[Browser]:
+def base(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    with running_servers(settings, tmp_path) as (base,):
+        yield base
+
+
+@pytest.fixture
+def browser(base: str) -> Iterator[Browser]:
+    """Started after the server: Playwright's sync API keeps an event loop running in this thread,
+    where the database fixtures could no longer call asyncio.run()."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path())
         yield browser
         browser.close()
-
-
-@pytest.fixture
-def base(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    with running_servers(settings, tmp_path) as (base,):
-        yield base
 
 
 def serious_violations(page: Page) -> list[dict[str, Any]]:
