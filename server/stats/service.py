@@ -36,13 +36,6 @@ async def public_stats(session: AsyncSession) -> dict[str, Any]:
             )
         ).all()
     )
-    planted = func.count(col(Tree.id)).filter(col(Tree.status) == TreeStatus.PLANTED)
-    projects = await session.execute(
-        select(col(Project.id), col(Project.name), planted)
-        .outerjoin(Tree, col(Tree.project_id) == col(Project.id))
-        .group_by(col(Project.id), col(Project.name))
-        .order_by(col(Project.name))
-    )
     return {
         "users": int(users or 0),
         "actions": int(actions or 0),
@@ -51,5 +44,20 @@ async def public_stats(session: AsyncSession) -> dict[str, Any]:
             status.value: int(by_status.get(status.value, 0))
             for status in (TreeStatus.QUEUED, TreeStatus.ORDERED, TreeStatus.PLANTED)
         },
-        "projects": [{"id": p_id, "name": name, "trees_planted": int(count)} for p_id, name, count in projects],
+        "projects": await trees_planted_by_project(session),
     }
+
+
+async def trees_planted_by_project(session: AsyncSession, *, active_only: bool = False) -> list[dict[str, Any]]:
+    """Every project (or only those open for planting: the home page) with its trees planted, by name."""
+    planted = func.count(col(Tree.id)).filter(col(Tree.status) == TreeStatus.PLANTED)
+    query = (
+        select(col(Project.id), col(Project.name), planted)
+        .outerjoin(Tree, col(Tree.project_id) == col(Project.id))
+        .group_by(col(Project.id), col(Project.name))
+        .order_by(col(Project.name))
+    )
+    if active_only:
+        query = query.where(col(Project.status) == "active")
+    rows = await session.execute(query)
+    return [{"id": p_id, "name": name, "trees_planted": int(count)} for p_id, name, count in rows]

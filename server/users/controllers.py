@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromHeader, HeaderParameter, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
@@ -28,6 +29,10 @@ from server.users.schemas import (
 )
 from server.users.security import Passwords
 
+AcceptLanguage = Annotated[
+    str | None, HeaderParameter(name="Accept-Language", description="A new account's language if the body names none")
+]
+
 
 class AuthController(Controller):
     path = "/auth"
@@ -41,8 +46,9 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         data: JSONBody[RegisterRequest],
+        accept_language: FromHeader[AcceptLanguage] = None,
     ) -> Registered:
-        user, tokens = await service.register(db_session, settings, passwords, data, now)
+        user, tokens = await service.register(db_session, settings, passwords, data, now, accept_language)
         return Registered(user=service.to_public(user, now), **tokens.model_dump())
 
     @post("/login", status_code=200, responses=problems(401, 429), issues_credentials=True)

@@ -23,6 +23,8 @@ class User(SQLModel, table=True):
     pending_timezone_at: datetime | None = None
     timezone_changed_at: datetime | None = None
     allow_steal: bool = True
+    # `en` or `zh-Hans` (server/i18n.py): mail, notifications and pages speak it.
+    language: str = Field(default="en", max_length=8)
     # Play state: consecutive local days with an own collection, and the shields it earned.
     streak_days: int = 0
     last_collect_day: date | None = None

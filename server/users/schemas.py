@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BeforeValidator, Field
 from sqlmodel import SQLModel
 
+from server.i18n import Language
 from server.validation import PatchModel, PrintableText, RequestModel, StrictBool, Text, matching, require_str
 
 # Checked before lowercasing: "\u212a".lower() is "k", so the Kelvin sign would pass a check after it.
@@ -59,6 +60,7 @@ class RegisterRequest(RequestModel):
     password: Password
     display_name: DisplayName
     timezone: TimeZone = "UTC"
+    language: Language | None = Field(default=None, description="Else the best of Accept-Language, else en")
 
 
 class LoginRequest(RequestModel):
@@ -74,6 +76,7 @@ class UpdateMeRequest(PatchModel):
     display_name: DisplayName | None = None
     timezone: TimeZone | None = None
     allow_steal: StrictBool | None = None
+    language: Language | None = None
 
 
 class UserPublic(SQLModel):
@@ -82,6 +85,7 @@ class UserPublic(SQLModel):
     display_name: str
     timezone: str
     allow_steal: bool
+    language: str
     created_at: datetime
     pending_timezone: str | None = None
     pending_timezone_at: datetime | None = None

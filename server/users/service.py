@@ -12,6 +12,7 @@ from sqlmodel import col
 
 from server.db import Database, session_scope
 from server.errors import Conflict, Unauthorized
+from server.i18n import negotiate
 from server.ledger import service as ledger
 from server.settings import Settings
 from server.throttle import Throttle
@@ -39,6 +40,7 @@ def to_public(user: User, now: datetime) -> UserPublic:
         display_name=user.display_name,
         timezone=effective_timezone(user, now),
         allow_steal=user.allow_steal,
+        language=user.language,
         created_at=user.created_at,
         pending_timezone=pending,
         pending_timezone_at=user.pending_timezone_at if pending else None,
@@ -65,7 +67,12 @@ async def _issue_tokens(session: AsyncSession, settings: Settings, user_id: str)
 
 
 async def register(
-    session: AsyncSession, settings: Settings, passwords: Passwords, data: RegisterRequest, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    passwords: Passwords,
+    data: RegisterRequest,
+    now: datetime,
+    accept_language: str | None = None,
 ) -> tuple[User, Tokens]:
     taken = (await session.execute(select(col(User.id)).where(col(User.handle) == data.handle))).first()
     if taken:
@@ -76,6 +83,7 @@ async def register(
         display_name=data.display_name,
         password_hash=password_hash,
         timezone=data.timezone,
+        language=data.language or negotiate(accept_language),
         created_at=now,
     )
     session.add(user)
@@ -151,6 +159,8 @@ async def update_me(
         user.display_name = data.display_name
     if data.allow_steal is not None:
         user.allow_steal = data.allow_steal
+    if data.language is not None:
+        user.language = data.language
     if data.timezone is not None and data.timezone != effective_timezone(user, now):
         _schedule_timezone_change(settings, user, data.timezone, now)
     session.add(user)
