@@ -143,6 +143,7 @@ class Database:
 
 
 OPEN_SESSIONS = "canopy.open_sessions"
+"""A key of our own in the ASGI scope (the scope's TypedDict does not know it: hence two ignores)."""
 
 
 class CloseRequestSessions:

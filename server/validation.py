@@ -105,6 +105,7 @@ ResourceId = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=r
 class RequestModel(SQLModel):
     """Base of every request body: unknown fields are refused, strings are never coerced."""
 
+    # SQLModel types model_config as a TypedDict of its own, a superset of pydantic's.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)  # type: ignore[assignment]
 
 

@@ -339,6 +339,7 @@ class PartnerReportController(Controller):
             else:
                 result["total_g"] = outcome.total_g
             results.append(result)
+        # Serialized here; the annotation documents the schema of what it holds.
         return _json({"results": results}, 200)  # type: ignore[return-value]
 
     @get("/reports")

@@ -341,7 +341,7 @@ async def _resolve_user(session: AsyncSession, ctx: ReportContext, data: ReportR
         raise Unprocessable(
             f"occurred_at is more than {settings.report_max_age_days} days old.", problem="occurred-at-too-old"
         )
-    if code is None:
+    if code is None:  # then user_ref is set (asserted above)
         return user, data.user_ref  # type: ignore[return-value]
     redeemed = (
         await session.execute(
