@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             **APP_DEPENDENCIES,
             "db_session": Provide(provide_db_session),
             "now": Provide(provide_now),
-            "language": Provide(provide_language, sync_to_thread=False),
+            "answer_language": Provide(provide_language, sync_to_thread=False),
         },
         before_send=[announce_language],
         response_cache_config=ResponseCacheConfig(key_builder=language_cache_key),

@@ -114,6 +114,6 @@ class UserController(Controller):
 
     dependencies = {
         "current_user": Provide(provide_current_user),
-        "language": Provide(provide_user_language, sync_to_thread=False),
+        "answer_language": Provide(provide_user_language, sync_to_thread=False),
     }
     security = [{"user": []}]

@@ -1,8 +1,9 @@
 """The language of a JSON answer: chosen per request, announced in `Content-Language` and `Vary`.
 
-A handler that speaks a language asks for `language: Language` (the app injects it from
+A handler that speaks a language asks for `answer_language: Language` (the app injects it from
 `Accept-Language`; user routes let the account's stored language fill in a missing header, see
-server/auth.py). Asking is what marks the answer as language-dependent: the chosen language is
+server/auth.py). Not `language`: Litestar answers 500 to a failed validation of any body field named
+like a dependency, and request bodies have a `language` field. Asking is what marks the answer as language-dependent: the chosen language is
 recorded in the request's scope, and `announce_language` adds `Content-Language` and `Vary:
 Accept-Language` to every successful answer that recorded one, so no cache keeps one language's
 answer for another's request. Litestar's own response cache (`cache=` on a route) keys by the

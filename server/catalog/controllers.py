@@ -44,33 +44,33 @@ class CatalogController(Controller):
 
     @get("/catalog/actions")
     async def actions(
-        self, db_session: NamedDependency[AsyncSession], language: NamedDependency[Language]
+        self, db_session: NamedDependency[AsyncSession], answer_language: NamedDependency[Language]
     ) -> Page[ActionTypePublic]:
-        return Page(items=await service.list_actions(db_session, language))
+        return Page(items=await service.list_actions(db_session, answer_language))
 
     @get("/species")
     async def species(
-        self, db_session: NamedDependency[AsyncSession], language: NamedDependency[Language]
+        self, db_session: NamedDependency[AsyncSession], answer_language: NamedDependency[Language]
     ) -> Page[SpeciesPublic]:
-        return Page(items=await service.list_species(db_session, language))
+        return Page(items=await service.list_species(db_session, answer_language))
 
     @get("/projects")
     async def projects(
         self,
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
-        language: NamedDependency[Language],
+        answer_language: NamedDependency[Language],
     ) -> Page[ProjectPublic]:
-        return Page(items=await service.list_projects(db_session, now, language))
+        return Page(items=await service.list_projects(db_session, now, answer_language))
 
     @get("/projects.geojson", media_type="application/geo+json")
     async def projects_geojson(
         self,
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
-        language: NamedDependency[Language],
+        answer_language: NamedDependency[Language],
     ) -> dict[str, Any]:
-        return feature_collection(await service.list_projects(db_session, now, language))
+        return feature_collection(await service.list_projects(db_session, now, answer_language))
 
 
 class AdminSpeciesController(OperatorController):

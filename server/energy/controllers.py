@@ -78,7 +78,7 @@ class EnergyController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
-        language: NamedDependency[Language],
+        answer_language: NamedDependency[Language],
     ) -> ForestPublic:
         balance = await ledger.balance_of(db_session, current_user.id)
         tree = await trees.growing_tree(db_session, current_user.id)
@@ -91,7 +91,7 @@ class EnergyController(UserController):
             if current_user.shield_until and current_user.shield_until > now
             else None,
             streak_days=service.streak_days(current_user, now),
-            tree=(await trees.to_public(db_session, [tree], balance.balance_g, language))[0] if tree else None,
+            tree=(await trees.to_public(db_session, [tree], balance.balance_g, answer_language))[0] if tree else None,
             balls=[service.to_public(ball, now) for ball in balls],
         )
 

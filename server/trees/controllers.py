@@ -50,12 +50,12 @@ class TreeController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
-        language: NamedDependency[Language],
+        answer_language: NamedDependency[Language],
         data: JSONBody[AdoptTreeRequest],
     ) -> TreePublic:
         tree = await service.adopt(db_session, current_user.id, data, now)
         return await self._public(
-            db_session, current_user, await service.get_own(db_session, current_user.id, tree.id), language
+            db_session, current_user, await service.get_own(db_session, current_user.id, tree.id), answer_language
         )
 
     @get("/")
@@ -63,7 +63,7 @@ class TreeController(UserController):
         self,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
-        language: NamedDependency[Language],
+        answer_language: NamedDependency[Language],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[TreePublic]:
@@ -72,7 +72,8 @@ class TreeController(UserController):
         trees, next_cursor = page_of(rows, limit)
         balance = await ledger.balance_of(db_session, current_user.id)
         return Page(
-            items=await service.to_public(db_session, trees, balance.balance_g, language), next_cursor=next_cursor
+            items=await service.to_public(db_session, trees, balance.balance_g, answer_language),
+            next_cursor=next_cursor,
         )
 
     @get("/{tree_id:str}")
@@ -80,11 +81,11 @@ class TreeController(UserController):
         self,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
-        language: NamedDependency[Language],
+        answer_language: NamedDependency[Language],
         tree_id: FromPath[ResourceId],
     ) -> TreePublic:
         return await self._public(
-            db_session, current_user, await service.get_own(db_session, current_user.id, tree_id), language
+            db_session, current_user, await service.get_own(db_session, current_user.id, tree_id), answer_language
         )
 
     @get("/{tree_id:str}/image.png", media_type="image/png", responses=NOT_MODIFIED)
@@ -106,7 +107,7 @@ class TreeController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
-        language: NamedDependency[Language],
+        answer_language: NamedDependency[Language],
         tree_id: FromPath[ResourceId],
         data: JSONBody[UpdateTreeRequest],
     ) -> TreePublic:
@@ -117,7 +118,7 @@ class TreeController(UserController):
         if tree.auto_plant and tree.status == TreeStatus.GROWING:
             await service.plant_if_affordable(db_session, current_user.id, now)
             await db_session.refresh(tree)
-        return await self._public(db_session, current_user, tree, language)
+        return await self._public(db_session, current_user, tree, answer_language)
 
     @delete("/{tree_id:str}", status_code=204, responses=problems(409))
     async def abandon(
@@ -134,8 +135,8 @@ class TreeController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
-        language: NamedDependency[Language],
+        answer_language: NamedDependency[Language],
         tree_id: FromPath[ResourceId],
     ) -> TreePublic:
         tree = await service.plant(db_session, current_user.id, tree_id, now)
-        return await self._public(db_session, current_user, tree, language)
+        return await self._public(db_session, current_user, tree, answer_language)

@@ -279,3 +279,14 @@ def test_seeding_again_adds_the_translations_an_older_seed_lacked(tmp_path: Any)
         names = dict(db.execute("SELECT scientific_name, common_names FROM species").fetchall())
     assert json.loads(names["Haloxylon ammodendron"]) == {"zh-Hans": "梭梭"}
     assert json.loads(names["Salix psammophila"]) == {"zh-Hans": "沙柳"}  # an operator's choice stays
+
+
+async def test_a_bad_language_field_is_still_a_400(api: Api) -> None:
+    """Litestar answers 500 to a failed body field named like a dependency: the language of an answer
+    is injected as `answer_language`, so the `language` fields of requests stay plain input."""
+    user = await api.register()
+    for body in ({"language": {}}, {"language": "fr"}):
+        response = await user.patch("/v1/me", json=body)
+        assert response.status_code == 400, response.text
+    body = {"handle": "lang", "password": "correct horse battery", "display_name": "L", "language": {}}
+    assert (await api.client.post("/v1/auth/register", json=body)).status_code == 400

@@ -16,9 +16,9 @@ calls: list[Language] = []
 
 
 @get("/word", cache=60, sync_to_thread=False)
-def word(language: NamedDependency[Language]) -> dict[str, str]:
-    calls.append(language)
-    return {"word": gettext(language, "Simplified Chinese")}
+def word(answer_language: NamedDependency[Language]) -> dict[str, str]:
+    calls.append(answer_language)
+    return {"word": gettext(answer_language, "Simplified Chinese")}
 
 
 @get("/plain", sync_to_thread=False)
@@ -29,7 +29,7 @@ def plain() -> dict[str, str]:
 def make_app() -> Litestar:
     return Litestar(
         route_handlers=[word, plain],
-        dependencies={"language": Provide(provide_language, sync_to_thread=False)},
+        dependencies={"answer_language": Provide(provide_language, sync_to_thread=False)},
         before_send=[announce_language],
         response_cache_config=ResponseCacheConfig(key_builder=language_cache_key),
     )
