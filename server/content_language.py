@@ -2,12 +2,13 @@
 
 A handler that speaks a language asks for `answer_language: Language` (the app injects it from
 `Accept-Language`; user routes let the account's stored language fill in a missing header, see
-server/auth.py). Not `language`: Litestar answers 500 to a failed validation of any body field named
-like a dependency, and request bodies have a `language` field. Asking is what marks the answer as language-dependent: the chosen language is
-recorded in the request's scope, and `announce_language` adds `Content-Language` and `Vary:
-Accept-Language` to every successful answer that recorded one, so no cache keeps one language's
-answer for another's request. Litestar's own response cache (`cache=` on a route) keys by the
-negotiated language too, so a route that is cached and speaks a language stays right.
+server/auth.py). Not `language`: Litestar answers 500 to a failed validation of any body field
+named like a dependency, and request bodies have a `language` field. Asking is what marks the
+answer as language-dependent: the chosen language is recorded in the request's scope, and
+`announce_language` adds `Content-Language` and `Vary: Accept-Language` to every successful answer
+that recorded one, so no cache keeps one language's answer for another's request. Litestar's own
+response cache (`cache=` on a route) keys by the negotiated language too, so a route that is
+cached and speaks a language stays right.
 """
 
 from __future__ import annotations

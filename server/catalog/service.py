@@ -27,6 +27,7 @@ from server.catalog.schemas import (
     SpeciesCreate,
     SpeciesPublic,
     SpeciesUpdate,
+    TranslatedLanguage,
 )
 from server.catalog.seasons import current_window
 from server.errors import Conflict, DomainError, NotFound, Unprocessable
@@ -45,7 +46,7 @@ async def list_actions(session: AsyncSession, language: Language) -> list[Action
     ]
 
 
-def merged(stored: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+def merged(stored: dict[str, str], changes: dict[TranslatedLanguage, str | None]) -> dict[str, str]:
     """Translations after a PATCH: each language given is set, or removed when null (RFC 7396)."""
     result = dict(stored)
     for language, text in changes.items():

@@ -4,13 +4,16 @@ answer still says its language."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 from litestar import Litestar, get
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import NamedDependency, Provide
 from litestar.testing import AsyncTestClient
 
+from server.catalog.schemas import TranslatedLanguage
 from server.content_language import announce_language, language_cache_key, provide_language
-from server.i18n import Language, gettext
+from server.i18n import DEFAULT_LANGUAGE, LANGUAGES, Language, gettext, negotiate
 
 calls: list[Language] = []
 
@@ -52,3 +55,13 @@ async def test_a_route_that_asks_no_language_announces_none() -> None:
         response = await client.get("/plain", headers={"Accept-Language": "zh"})
         assert response.status_code == 200
         assert "content-language" not in response.headers and "vary" not in response.headers
+
+
+def test_a_stored_language_fills_in_for_a_header_naming_none_of_ours() -> None:
+    assert negotiate(None, default="zh-Hans") == "zh-Hans"
+    assert negotiate("de-DE, fr;q=0.5", default="zh-Hans") == "zh-Hans"
+    assert negotiate("de-DE, en;q=0.1", default="zh-Hans") == "en"
+
+
+def test_every_language_but_english_can_name_a_translation() -> None:
+    assert set(get_args(TranslatedLanguage)) == set(LANGUAGES) - {DEFAULT_LANGUAGE}
