@@ -25,6 +25,7 @@ from server.energy.schemas import (
     StepsRequest,
 )
 from server.errors import Unprocessable, problems
+from server.i18n import Language
 from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
 from server.trees import images
@@ -77,6 +78,7 @@ class EnergyController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
+        answer_language: NamedDependency[Language],
     ) -> ForestPublic:
         balance = await ledger.balance_of(db_session, current_user.id)
         tree = await trees.growing_tree(db_session, current_user.id)
@@ -89,7 +91,7 @@ class EnergyController(UserController):
             if current_user.shield_until and current_user.shield_until > now
             else None,
             streak_days=service.streak_days(current_user, now),
-            tree=(await trees.to_public(db_session, [tree], balance.balance_g))[0] if tree else None,
+            tree=(await trees.to_public(db_session, [tree], balance.balance_g, answer_language))[0] if tree else None,
             balls=[service.to_public(ball, now) for ball in balls],
         )
 

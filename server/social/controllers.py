@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
 from server.errors import problems
+from server.i18n import Language
 from server.pagination import Cursor, Limit, Page
 from server.social import service
 from server.social.schemas import (
@@ -146,10 +147,11 @@ class PlayController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
+        answer_language: NamedDependency[Language],
         handle: FromPath[HandlePath],
     ) -> FriendForest:
         """A friend's tree and balls (never their balance), with what you may do to each ball."""
-        return await service.friend_forest(db_session, state.settings, current_user, handle, now)
+        return await service.friend_forest(db_session, state.settings, current_user, handle, now, answer_language)
 
     @post("/balls/{ball_id:str}/steal", status_code=200, responses=problems(409))
     async def steal(

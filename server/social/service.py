@@ -24,6 +24,7 @@ from server.energy.service import ball_state, forest_balls, ripe_at
 from server.errors import Conflict, NotFound
 from server.feed.models import FeedType
 from server.feed.service import add_feed_item
+from server.i18n import Language
 from server.ledger.models import Account, LedgerEntry, TransactionKind
 from server.ledger.service import Leg, balance_of
 from server.pagination import newest_first, page_of
@@ -520,7 +521,7 @@ async def use_shield(session: AsyncSession, settings: Settings, user: User, now:
 
 
 async def friend_forest(
-    session: AsyncSession, settings: Settings, viewer: User, handle: str, now: datetime
+    session: AsyncSession, settings: Settings, viewer: User, handle: str, now: datetime, language: Language
 ) -> FriendForest:
     owner = await friend_by_handle(session, viewer.id, handle)
     balls = await forest_balls(session, owner.id, now)
@@ -564,9 +565,10 @@ async def friend_forest(
         project = await session.get_one(Project, tree.project_id)
         friend_tree = FriendTree(
             id=tree.id,
-            species=SpeciesRef(id=species.id, common_name=species.common_name),
+            species=SpeciesRef(id=species.id, common_name=species.common_name_in(language)),
             project=ProjectRef(id=project.id, name=project.name),
             stage=stage,
+            stage_name=trees.stage_name(stage, language),
         )
     return FriendForest(
         handle=owner.handle or "",

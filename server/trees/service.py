@@ -18,6 +18,7 @@ from server.catalog.models import Project, ProjectSpecies, Species
 from server.errors import Conflict, NotFound, Unprocessable
 from server.feed.models import FeedType
 from server.feed.service import add_feed_item
+from server.i18n import Language, gettext
 from server.ledger import service as ledger
 from server.ledger.models import Account, TransactionKind
 from server.ledger.service import BalanceState, Leg
@@ -35,6 +36,12 @@ LISTED_STATUSES = (
     TreeStatus.CANCELLED,
 )
 STAGES = ((0.1, "seed"), (0.3, "sprout"), (0.6, "sapling"), (1.0, "young"))
+STAGE_NAMES = {"seed": "Seed", "sprout": "Sprout", "sapling": "Sapling", "young": "Young tree", "grown": "Grown tree"}
+"""What a person reads for each stage code: message ids of locales/*/catalog.po."""
+
+
+def stage_name(stage: str, language: Language) -> str:
+    return gettext(language, STAGE_NAMES[stage])
 
 
 def stage_and_progress(tree: Tree, balance_g: int) -> tuple[str, float]:
@@ -48,7 +55,7 @@ def stage_and_progress(tree: Tree, balance_g: int) -> tuple[str, float]:
     return "grown", 1.0
 
 
-async def to_public(session: AsyncSession, trees: list[Tree], balance_g: int) -> list[TreePublic]:
+async def to_public(session: AsyncSession, trees: list[Tree], balance_g: int, language: Language) -> list[TreePublic]:
     species = {
         s.id: s
         for s in (await session.execute(select(Species).where(Species.id.in_({t.species_id for t in trees})))).scalars()
@@ -63,11 +70,12 @@ async def to_public(session: AsyncSession, trees: list[Tree], balance_g: int) ->
         result.append(
             TreePublic(
                 id=tree.id,
-                species=SpeciesRef(id=tree.species_id, common_name=species[tree.species_id].common_name),
+                species=SpeciesRef(id=tree.species_id, common_name=species[tree.species_id].common_name_in(language)),
                 project=ProjectRef(id=tree.project_id, name=projects[tree.project_id].name),
                 cost_g=tree.cost_g,
                 status=tree.status,
                 stage=stage,
+                stage_name=stage_name(stage, language),
                 progress=progress,
                 auto_plant=tree.auto_plant,
                 order_id=tree.order_id,
