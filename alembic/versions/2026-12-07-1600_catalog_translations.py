@@ -27,7 +27,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("species") as batch:
-        batch.drop_column("common_names")
-    with op.batch_alter_table("action_types") as batch:
-        batch.drop_column("names")
+    # Not in batch mode: on SQLite that rebuilds the table, which its foreign keys refuse
+    # (SQLite 3.35+ drops a column in place).
+    op.drop_column("species", "common_names")
+    op.drop_column("action_types", "names")
