@@ -1,8 +1,8 @@
 """Adopting, growing, planting and refunding trees.
 
-Planting spends energy, so every path here goes through the ledger. `credit` is how every
-other domain pays a user: it credits through the ledger and, in the same transaction, plants
-an `auto_plant` tree the credit has paid for (SPEC 6).
+Planting spends energy, so every path here goes through the ledger. Auto-plant (SPEC 6) is the
+step a caller runs after the ledger credited a user (`plant_after_credit`, `plant_if_affordable`):
+in the same transaction, it plants an `auto_plant` tree the credit has paid for.
 """
 
 from __future__ import annotations
@@ -200,41 +200,12 @@ async def plant_if_affordable(session: AsyncSession, user_id: str, now: datetime
     return True
 
 
-async def credit(
-    session: AsyncSession,
-    user_id: str,
-    grams: int,
-    kind: TransactionKind,
-    source_legs: list[Leg],
-    *,
-    now: datetime,
-    reference: str | None = None,
-) -> BalanceState:
-    """Pay a user (debt first) and let an auto-plant tree take what it needs, atomically."""
-    state = await ledger.credit_user(session, user_id, grams, kind, source_legs, now=now, reference=reference)
+async def plant_after_credit(session: AsyncSession, user_id: str, state: BalanceState, now: datetime) -> BalanceState:
+    """Auto-plant, the step after a credit of a user (the ledger pays; this rule spends): the
+    balance after it, `state` when nothing was planted."""
     if await plant_if_affordable(session, user_id, now):
         return await ledger.balance_of(session, user_id)
     return state
-
-
-async def transfer(
-    session: AsyncSession,
-    from_user_id: str,
-    to_user_id: str,
-    grams: int,
-    kind: TransactionKind,
-    *,
-    now: datetime,
-    reference: str | None = None,
-) -> tuple[int, BalanceState] | None:
-    """A user-to-user payment (watering): the recipient's debt first, then auto-plant, atomically.
-    Returns (sender's new balance, recipient's state), or None when the sender is short."""
-    result = await ledger.transfer(session, from_user_id, to_user_id, grams, kind, now=now, reference=reference)
-    if result is None:
-        return None
-    if await plant_if_affordable(session, to_user_id, now):
-        return result[0], await ledger.balance_of(session, to_user_id)
-    return result
 
 
 async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
@@ -249,7 +220,7 @@ async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
     ).first()
     if row is None:
         return False
-    await credit(
+    await ledger.credit_user(
         session,
         row.user_id,
         row.cost_g,
@@ -258,6 +229,7 @@ async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
         now=now,
         reference=tree_id,
     )
+    await plant_if_affordable(session, row.user_id, now)
     await add_feed_item(session, row.user_id, FeedType.TREE_REFUNDED, amount_g=row.cost_g, tree_id=tree_id, now=now)
     return True
 
