@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, MediaType, Response, Router
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -25,6 +26,7 @@ from server.catalog.controllers import (
 from server.certificates.controllers import CertificateController
 from server.certificates.signing import load_signing_key
 from server.clock import Clock
+from server.content_language import announce_language, language_cache_key, provide_language
 from server.db import CloseRequestSessions, Database, provide_db_session
 from server.dependencies import APP_DEPENDENCIES, SERVICES, AppServices, app_services
 from server.energy.controllers import EnergyController
@@ -159,7 +161,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StaticController,
         ],
         template_config=template_config(),
-        dependencies={**APP_DEPENDENCIES, "db_session": Provide(provide_db_session)},
+        dependencies={
+            **APP_DEPENDENCIES,
+            "db_session": Provide(provide_db_session),
+            "answer_language": Provide(provide_language, sync_to_thread=False),
+        },
+        before_send=[announce_language],
+        response_cache_config=ResponseCacheConfig(key_builder=language_cache_key),
         exception_handlers=with_error_pages(EXCEPTION_HANDLERS),
         request_class=StrictJSONRequest,
         plugins=[RequestModelSchemaPlugin()],

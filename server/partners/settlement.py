@@ -17,7 +17,7 @@ from sqlmodel import col
 
 from server.catalog.models import ActionType
 from server.db import dialect_name, for_each_dialect, new_id, table_of
-from server.energy import service as energy
+from server.energy import balls as energy
 from server.energy.models import ActionRecord
 from server.errors import Conflict
 from server.partners.models import ActionUsage, PartnerReport

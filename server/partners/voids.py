@@ -11,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from server.energy.models import ActionRecord, Ball
+from server.energy.models import ActionRecord
 from server.errors import Conflict, NotFound
 from server.feed.service import add_feed_item
 from server.ledger import service as ledger
+from server.ledger.models import Ball
 from server.partners.models import Partner, PartnerReport
 from server.settings import Settings
 from server.webhooks import service as webhooks

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     class FriendRequestPublic(SQLModel):
         id: str
         to: UserRef
-        status: Literal["pending", "accepted", "declined"]
+        status: str  # one of the three below, checked when the model is built
         created_at: datetime
 
 else:
@@ -67,6 +67,7 @@ class FriendTree(SQLModel):
     species: SpeciesRef
     project: ProjectRef
     stage: str
+    stage_name: str = Field(description="The stage in words, in the language of the answer")
 
 
 class FriendBall(SQLModel):

@@ -14,7 +14,7 @@ from server.auth import UserController
 from server.db import Database
 from server.errors import problems
 from server.settings import Settings
-from server.social import service as social
+from server.social import friends as social
 from server.throttle import Throttle, client_address
 from server.users import service
 from server.users.models import User
