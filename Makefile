@@ -49,10 +49,13 @@ test-sqlite: install browser
 test-postgres: install browser
 	$(BIN)/pytest --db=postgres
 
+# `make lint`: ruff (style and format), import-linter (the architecture contracts of pyproject.toml)
+# and mypy (server/ fully annotated and type-checked, [tool.mypy] in pyproject.toml).
 lint: install
 	$(BIN)/ruff check server tests alembic scripts bench
 	$(BIN)/ruff format --check server tests alembic scripts bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy server
 
 format: install
 	$(BIN)/ruff format server tests alembic scripts bench

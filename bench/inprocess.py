@@ -31,6 +31,7 @@ from bench.http.run import bench_settings, server_env
 from bench.http.scenarios import PARTNER_BATCH, REPORTS_PER_BATCH, Tokens, signed_batch
 from bench.http.seed import Seeded, ball_id, seed
 from server.app import create_app
+from server.dependencies import app_services
 from server.settings import Settings
 
 Request = tuple[str, str, dict[str, str], bytes]
@@ -200,7 +201,7 @@ async def measure(
 async def print_statements(app: Any, request: Request) -> None:
     """The round trips of one request: each statement the app sends, BEGIN and COMMIT included,
     with its wall time (the database's work and the driver's)."""
-    database = app.state.database
+    database = app_services(app.state).database
     engines = {database.writer.sync_engine, database.reader.sync_engine}
     sent: list[list[Any]] = []  # [wall ms or None, statement]
 

@@ -8,7 +8,6 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar, MediaType, Response, Router
 from litestar.config.response_cache import ResponseCacheConfig
-from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -26,10 +25,10 @@ from server.catalog.controllers import (
 )
 from server.certificates.controllers import CertificateController
 from server.certificates.signing import load_signing_key
-from server.clock import Clock, provide_now
+from server.clock import Clock
 from server.content_language import announce_language, language_cache_key, provide_language
 from server.db import CloseRequestSessions, Database, provide_db_session
-from server.dependencies import APP_DEPENDENCIES
+from server.dependencies import APP_DEPENDENCIES, SERVICES, AppServices, app_services
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.feed.controllers import FeedController
@@ -80,7 +79,8 @@ def _allow_every_method(app: Litestar) -> None:
                 def options_handler(scope: Scope, allow: str = allow) -> Response:
                     return Response(content=None, status_code=204, headers={"Allow": allow}, media_type=MediaType.TEXT)
 
-                handler._fn = options_handler
+                # Sync, as the handler Litestar generates for OPTIONS is (it runs it without a thread).
+                handler._fn = options_handler  # type: ignore[assignment]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -116,20 +116,28 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        state = app.state
-        state.database = Database(
+        database = Database(
             settings.database_url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_s,
         )
-        state.clock = Clock(test_clock=settings.test_clock, engine=state.database.reader)
-        state.passwords = Passwords(settings)
-        state.signing_key = load_signing_key(settings)
-        state.throttle = Throttle(counter_store(settings, state.database), settings)
+        clock = Clock(test_clock=settings.test_clock, engine=database.reader)
+        passwords = Passwords(settings)
+        signing_key = load_signing_key(settings)
+        throttle = Throttle(counter_store(settings, database), settings)
         return_large_blocks_to_the_system()
-        state.photo_memory = MemoryBudget.for_worker(settings.worker_memory_budget_mb * MIB)
-        scheduler = start_scheduler(state) if settings.scheduler_enabled else None
+        photo_memory = MemoryBudget.for_worker(settings.worker_memory_budget_mb * MIB)
+        app.state[SERVICES] = AppServices(
+            settings=settings,
+            database=database,
+            clock=clock,
+            passwords=passwords,
+            throttle=throttle,
+            signing_key=signing_key,
+            photo_memory=photo_memory,
+        )
+        scheduler = start_scheduler(database, clock, settings) if settings.scheduler_enabled else None
         # What is alive now (the app, its routes, the ORM's metadata) lives as long as the app: the
         # collector need not walk it again (it cut tail latency under load: docs/benchmarks.md).
         gc.freeze()
@@ -139,8 +147,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.unfreeze()  # an app that stops (tests start hundreds) leaves its cycles collectable
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
-            await state.throttle.close()
-            await state.database.dispose()
+            await throttle.close()
+            await database.dispose()
 
     metrics = PrometheusConfig(app_name="canopy", prefix="canopy", group_path=True, exclude=["/metrics"])
     app = Litestar(
@@ -156,7 +164,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         dependencies={
             **APP_DEPENDENCIES,
             "db_session": Provide(provide_db_session),
-            "now": Provide(provide_now),
             "answer_language": Provide(provide_language, sync_to_thread=False),
         },
         before_send=[announce_language],
@@ -167,11 +174,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             metrics.middleware,
             ParseMultipartForms(),
-            IdempotencyMiddleware(settings.secret_key),
+            IdempotencyMiddleware(settings.secret_key, settings.idempotency_ttl_s, app_services),
             CloseRequestSessions,
         ],
         lifespan=[lifespan],
-        state=State({"settings": settings}),
         request_max_body_size=settings.request_max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="Canopy",

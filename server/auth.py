@@ -14,20 +14,21 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
-from litestar.openapi.spec import SecurityScheme
+from litestar.openapi.spec import Reference, SecurityScheme
 from litestar.params import FromHeader
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.content_language import AcceptLanguage, answer_in
+from server.dependencies import app_services
 from server.errors import Forbidden, Unauthorized
 from server.i18n import Language, language_or_default, negotiate
-from server.settings import Settings
-from server.throttle import Throttle, client_address
+from server.throttle import client_address
 from server.users.models import User
 from server.users.security import read_access_token
 
-SECURITY_SCHEMES = {
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
     "user": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT", description="A user's access token"),
     "operator": SecurityScheme(type="http", scheme="bearer", description="CANOPY_OPERATOR_TOKEN"),
     "ngo": SecurityScheme(type="http", scheme="bearer", description="An NGO API key, ngo_<secret>"),
@@ -42,7 +43,7 @@ SECURITY_SCHEMES = {
 
 
 # Built once (every user request runs it): building it cost a tenth of a cheap request.
-LIVE_USER = select(User).where(User.id == bindparam("signed_in_id"), User.deleted_at.is_(None))
+LIVE_USER = select(User).where(col(User.id) == bindparam("signed_in_id"), col(User.deleted_at).is_(None))
 
 
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
@@ -64,7 +65,7 @@ def _missing_credential() -> Unauthorized:
 async def provide_current_user(
     state: State, request: ASGIConnection[Any, Any, Any, Any], db_session: NamedDependency[AsyncSession]
 ) -> User:
-    settings: Settings = state.settings
+    settings = app_services(state).settings
     token = bearer_token(request)
     user_id = read_access_token(settings, token) if token else None
     if user_id is None:
@@ -86,11 +87,11 @@ def provide_user_language(
 
 async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """The operator token; wrong tokens are throttled per client address (429)."""
-    settings: Settings = connection.app.state.settings
+    services = app_services(connection.app.state)
+    settings, throttle = services.settings, services.throttle
     token = bearer_token(connection)
     if token is None:
         raise _missing_credential()
-    throttle: Throttle = connection.app.state.throttle
     address = client_address(connection)
     await throttle.check_credential(address)
     if hmac.compare_digest(token.encode(), settings.operator_token.encode()):

@@ -5,31 +5,40 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from types import SimpleNamespace
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from server.settings import get_settings
+from server.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # imported when a command runs, so that `canopy --help` stays quick
+    from server.clock import Clock
+    from server.db import Database
+
+T = TypeVar("T")
 
 
 def _print(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-async def _with_state(work: Any) -> Any:
+def _run(work: Callable[[Database, Clock, Settings], Awaitable[T]]) -> T:
+    """Run `work` with a database and clock of its own (as a job gets them), then close them."""
     from server.clock import Clock
     from server.db import Database
 
-    settings = get_settings()
-    database = Database(settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow)
-    state = SimpleNamespace(
-        settings=settings, database=database, clock=Clock(test_clock=settings.test_clock, engine=database.reader)
-    )
-    try:
-        return await work(state)
-    finally:
-        await database.dispose()
+    async def main() -> T:
+        settings = get_settings()
+        database = Database(
+            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+        )
+        try:
+            return await work(database, Clock(test_clock=settings.test_clock, engine=database.reader), settings)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(main())
 
 
 @click.group()
@@ -51,11 +60,11 @@ def seed_demo() -> None:
     """Insert the demo catalogue (actions, species, an NGO, two projects); safe to repeat."""
     from server.catalog.service import seed_demo as seed
 
-    async def work(state: Any) -> dict[str, int]:
-        async with state.database.transaction() as session:
-            return await seed(session, await state.clock.now(session))
+    async def work(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
+        async with database.transaction() as session:
+            return await seed(session, await clock.now(session))
 
-    _print({"created": asyncio.run(_with_state(work))})
+    _print({"created": _run(work)})
 
 
 @main.command()
@@ -97,15 +106,15 @@ def ngo_create(name: str, contact_email: str, webhook_url: str | None) -> None:
     from server.planting import ngos
     from server.planting.schemas import NgoCreate
 
-    async def work(state: Any) -> dict[str, Any]:
-        async with state.database.transaction() as session:
+    async def work(database: Database, clock: Clock, settings: Settings) -> dict[str, Any]:
+        async with database.transaction() as session:
             data = NgoCreate(name=name, contact_email=contact_email, webhook_url=webhook_url)
-            ngo, key, secret = await ngos.create_ngo(session, data, state.settings, await state.clock.now(session))
+            ngo, key, secret = await ngos.create_ngo(session, data, settings, await clock.now(session))
             created = {"id": ngo.id, "name": ngo.name, "key_id": key.key_id, "api_key": key.api_key}
             return created | ({"webhook_secret": secret} if secret else {})
 
     try:
-        _print(asyncio.run(_with_state(work)))
+        _print(_run(work))
     except ValidationError as exc:
         raise click.ClickException(str(exc)) from exc
     except DomainError as exc:
@@ -131,21 +140,23 @@ def partner_create(name: str, kind: str, actions: str, webhook_url: str | None) 
     from server.partners.schemas import PartnerCreate
 
     try:
-        data = PartnerCreate(
-            name=name,
-            kind=kind,
-            allowed_actions=[code.strip() for code in actions.split(",") if code.strip()],
-            webhook_url=webhook_url,
+        data = PartnerCreate.model_validate(
+            {
+                "name": name,
+                "kind": kind,
+                "allowed_actions": [code.strip() for code in actions.split(",") if code.strip()],
+                "webhook_url": webhook_url,
+            }
         )
     except ValidationError as exc:
         raise click.ClickException(str(exc)) from exc
 
-    async def work(state: Any) -> dict[str, Any]:
-        async with state.database.transaction() as session:
+    async def work(database: Database, clock: Clock, settings: Settings) -> dict[str, Any]:
+        async with database.transaction() as session:
             created, key_id, secret, webhook_secret = await create_partner(
-                session, state.settings, data, await state.clock.now(session)
+                session, settings, data, await clock.now(session)
             )
-            result = {
+            result: dict[str, Any] = {
                 "id": created.id,
                 "name": created.name,
                 "kind": created.kind,
@@ -158,7 +169,7 @@ def partner_create(name: str, kind: str, actions: str, webhook_url: str | None) 
             return result
 
     try:
-        _print(asyncio.run(_with_state(work)))
+        _print(_run(work))
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
     click.echo("Store the secret now: it is not shown again.", err=True)
@@ -177,7 +188,7 @@ def run_job(name: str) -> None:
     from server.scheduler import run_job as run
 
     try:
-        _print(asyncio.run(_with_state(lambda state: run(name, state))))
+        _print(_run(lambda database, clock, settings: run(name, database, clock, settings)))
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
 

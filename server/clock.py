@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from litestar.datastructures import State
 from sqlalchemy import BigInteger, Column, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import Field as SQLField
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 
 def wall_clock() -> datetime:
@@ -39,7 +38,7 @@ class Clock:
         """Read inside `session` when given; otherwise on a connection of its own."""
         if not self.test_clock:
             return wall_clock()
-        query = select(TestClockOffset.offset_s).where(TestClockOffset.id == 1)
+        query = select(col(TestClockOffset.offset_s)).where(col(TestClockOffset.id) == 1)
         if session is not None:
             offset = (await session.execute(query)).scalar()
         else:
@@ -50,9 +49,9 @@ class Clock:
     async def advance(self, session: AsyncSession, seconds: int) -> datetime:
         result = await session.execute(
             update(TestClockOffset)
-            .where(TestClockOffset.id == 1)
-            .values(offset_s=TestClockOffset.offset_s + seconds)
-            .returning(TestClockOffset.offset_s)
+            .where(col(TestClockOffset.id) == 1)
+            .values(offset_s=col(TestClockOffset.offset_s) + seconds)
+            .returning(col(TestClockOffset.offset_s))
         )
         offset = result.scalar()
         if offset is None:
@@ -60,9 +59,3 @@ class Clock:
             await session.flush()
             offset = seconds
         return wall_clock() + timedelta(seconds=offset)
-
-
-async def provide_now(state: State) -> datetime:
-    """The product-rule time of this request (resolved beside, not inside, its session)."""
-    clock: Clock = state.clock
-    return await clock.now()

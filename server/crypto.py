@@ -18,9 +18,12 @@ class SecretBox:
 
     def __init__(self, settings: Settings) -> None:
         key = settings.encryption_key
-        if not key:  # development: derived from the secret key, stable across restarts
-            key = base64.urlsafe_b64encode(hashlib.sha256(b"canopy-at-rest:" + settings.secret_key.encode()).digest())
-        self._fernet = Fernet(key.encode() if isinstance(key, str) else key)
+        if key:
+            self._fernet = Fernet(key.encode())
+        else:  # development: derived from the secret key, stable across restarts
+            self._fernet = Fernet(
+                base64.urlsafe_b64encode(hashlib.sha256(b"canopy-at-rest:" + settings.secret_key.encode()).digest())
+            )
 
     def encrypt(self, plaintext: str) -> str:
         return self._fernet.encrypt(plaintext.encode()).decode()

@@ -14,15 +14,16 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Table, event, inspect
+from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util.typing import TupleAny
 from sqlmodel import SQLModel
 
 from server.sqlite_driver import OneTripDBAPI
@@ -142,6 +143,7 @@ class Database:
 
 
 OPEN_SESSIONS = "canopy.open_sessions"
+"""A key of our own in the ASGI scope (the scope's TypedDict does not know it: hence two ignores)."""
 
 
 class CloseRequestSessions:
@@ -169,15 +171,17 @@ class CloseRequestSessions:
 
 def _request_session(
     pick: Callable[[Database, Request[Any, Any, Any]], async_sessionmaker[AsyncSession]],
-) -> Callable[[State, Request[Any, Any, Any]], AsyncIterator[AsyncSession]]:
+) -> Callable[[Database, Request[Any, Any, Any]], AsyncIterator[AsyncSession]]:
     """A session dependency: committed after the handler and before the response is sent (so a
     failed commit becomes an error response, never a false 2xx), rolled back if anything raised,
     and registered for `CloseRequestSessions`. One generator, not `session_scope` inside one: a
     generator left suspended is finalized by the garbage collector, and two nested ones are
     finalized concurrently ("aclose(): asynchronous generator is already running")."""
 
-    async def provide(state: State, request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
-        async with pick(state.database, request)() as session:
+    async def provide(
+        database: NamedDependency[Database], request: Request[Any, Any, Any]
+    ) -> AsyncIterator[AsyncSession]:
+        async with pick(database, request)() as session:
             request.scope.setdefault(OPEN_SESSIONS, []).append(session)  # type: ignore[misc]
             try:
                 yield session
@@ -199,6 +203,17 @@ provide_write_session = _request_session(lambda database, _: database.write_sess
 """A writing session for a GET that may write (e.g. the green-code QR issues a code)."""
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Core table, for Core statements (SQLModel sets `__table__` undeclared)."""
+    return cast(Table, inspect(model).local_table)
+
+
+def rowcount(result: Result[*TupleAny]) -> int:
+    """The rows an UPDATE or DELETE matched. `AsyncSession.execute` is typed to answer a plain
+    Result; for those statements it is a CursorResult, which counts them."""
+    return cast(CursorResult[*TupleAny], result).rowcount
+
+
 def dialect_name(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else ""
 
@@ -214,7 +229,9 @@ def for_each_dialect(build: Callable[[Any], Any]) -> dict[str, Any]:
 def dialect_insert(session: AsyncSession) -> Any:
     """The dialect's INSERT construct, for `ON CONFLICT` clauses that both databases speak."""
     if dialect_name(session) == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert

@@ -1,13 +1,15 @@
 """The app-wide dependencies, typed: what the lifespan builds once and every handler may ask for.
 
-A handler names the parameter (`settings: Settings`, `database: Database`, `clock: Clock`, ...)
-and Litestar injects it; nothing reads `app.state` by attribute outside this module and the
-lifespan that fills it.
+A handler names the parameter (`settings: NamedDependency[Settings]`, `database:
+NamedDependency[Database]`, `clock: NamedDependency[Clock]`, ...) and Litestar injects it. What
+has only the connection (a guard, a middleware, a dependency provider on a hot path) reads them
+with `app_services(app.state)`: nothing else reads `app.state`.
 """
 
 from __future__ import annotations
 
-from typing import cast
+from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar.datastructures import State
@@ -20,33 +22,59 @@ from server.settings import Settings
 from server.throttle import Throttle
 from server.users.security import Passwords
 
+SERVICES = "services"
+
+
+@dataclass(frozen=True, slots=True)
+class AppServices:
+    """Everything app-wide, built by the lifespan and kept in `app.state` under SERVICES."""
+
+    settings: Settings
+    database: Database
+    clock: Clock
+    passwords: Passwords
+    throttle: Throttle
+    signing_key: Ed25519PrivateKey
+    photo_memory: MemoryBudget
+
+
+def app_services(state: State) -> AppServices:
+    """The one typed read of the app's state (filled by the lifespan in server/app.py)."""
+    services: AppServices = state[SERVICES]
+    return services
+
 
 def provide_settings(state: State) -> Settings:
-    return cast(Settings, state.settings)
+    return app_services(state).settings
 
 
 def provide_database(state: State) -> Database:
-    return cast(Database, state.database)
+    return app_services(state).database
 
 
 def provide_clock(state: State) -> Clock:
-    return cast(Clock, state.clock)
+    return app_services(state).clock
 
 
 def provide_passwords(state: State) -> Passwords:
-    return cast(Passwords, state.passwords)
+    return app_services(state).passwords
 
 
 def provide_throttle(state: State) -> Throttle:
-    return cast(Throttle, state.throttle)
+    return app_services(state).throttle
 
 
 def provide_signing_key(state: State) -> Ed25519PrivateKey:
-    return cast(Ed25519PrivateKey, state.signing_key)
+    return app_services(state).signing_key
 
 
 def provide_photo_memory(state: State) -> MemoryBudget:
-    return cast(MemoryBudget, state.photo_memory)
+    return app_services(state).photo_memory
+
+
+async def provide_now(state: State) -> datetime:
+    """The product-rule time of this request (resolved beside, not inside, its session)."""
+    return await app_services(state).clock.now()
 
 
 APP_DEPENDENCIES: dict[str, Provide] = {
@@ -57,4 +85,5 @@ APP_DEPENDENCIES: dict[str, Provide] = {
     "throttle": Provide(provide_throttle, sync_to_thread=False),
     "signing_key": Provide(provide_signing_key, sync_to_thread=False),
     "photo_memory": Provide(provide_photo_memory, sync_to_thread=False),
+    "now": Provide(provide_now),
 }

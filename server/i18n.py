@@ -72,7 +72,7 @@ def negotiate(accept_language: str | None, default: Language = DEFAULT_LANGUAGE)
 
 def language_or_default(value: str | None) -> Language:
     """A stored or submitted language code, or `en` when it is not one of ours."""
-    return value if value in LANGUAGES else DEFAULT_LANGUAGE  # type: ignore[return-value]
+    return value if value in LANGUAGES else DEFAULT_LANGUAGE
 
 
 @cache

@@ -24,18 +24,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, cast
 
 from litestar import Request
-from litestar.datastructures import UploadFile
+from litestar.datastructures import State, UploadFile
 from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from sqlalchemy import LargeBinary, delete, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Column, Field, SQLModel
+from sqlmodel import Column, Field, SQLModel, col
 
+from server.clock import Clock
+from server.db import Database
 from server.errors import BadRequest, Conflict, Unprocessable
 from server.forms import expects_multipart
 
@@ -75,16 +79,30 @@ class _Digest:
         return self._mac.hexdigest()
 
 
+class Stores(Protocol):
+    """What the middleware needs of the app's services (server.dependencies.AppServices)."""
+
+    @property
+    def database(self) -> Database: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+
 class IdempotencyMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP,)
     exclude_opt_key = "skip_idempotency"
 
-    def __init__(self, secret_key: str) -> None:
+    def __init__(self, secret_key: str, ttl_s: int, stores: Callable[[State], Stores]) -> None:
+        """`stores` reads the database and clock from the app's state once the lifespan has built them."""
         self._key = hashlib.sha256(b"canopy-idempotency:" + secret_key.encode()).digest()
+        self._ttl_s = ttl_s
+        self._stores = stores
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         # The route's request class, so that a form is parsed (and refused) as the handler's would be.
-        request: Request[Any, Any, Any] = scope["route_handler"].resolve_request_class()(scope, receive)
+        handler = cast(HTTPRouteHandler, scope["route_handler"])  # `scopes` lets only HTTP in
+        request: Request[Any, Any, Any] = handler.resolve_request_class()(scope, receive)
         key = request.headers.get("idempotency-key")
         if request.method != "POST" or key is None:
             await next_app(scope, receive, send)
@@ -104,12 +122,12 @@ class IdempotencyMiddleware(ASGIMiddleware):
             scope_digest.add(part.encode())
         scope_hash = scope_digest.hexdigest()
         request_hash = await self._request_hash(request, scope)
-        app_state = scope["litestar_app"].state
-        database, clock = app_state.database, app_state.clock
+        stores = self._stores(scope["litestar_app"].state)
+        database = stores.database
         withhold_success = bool(scope["route_handler"].opt.get(ISSUES_CREDENTIALS))
 
-        now = await clock.now()
-        replay = await self._claim(database, scope_hash, request_hash, now, app_state.settings.idempotency_ttl_s)
+        now = await stores.clock.now()
+        replay = await self._claim(database, scope_hash, request_hash, now, self._ttl_s)
         if replay is not None:
             await replay(scope, receive, send)
             return
@@ -158,7 +176,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
         return digest.hexdigest()
 
     async def _claim(
-        self, database: Any, scope_hash: str, request_hash: str, now: datetime, ttl_s: int
+        self, database: Database, scope_hash: str, request_hash: str, now: datetime, ttl_s: int
     ) -> ASGIApp | None:
         """Claim the key (None) or return the stored response; 409 in flight or withheld, 422 on another request."""
         try:
@@ -169,7 +187,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             pass
         async with database.transaction() as session:
             record = (
-                await session.execute(select(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash))
+                await session.execute(select(IdempotencyRecord).where(col(IdempotencyRecord.scope_hash) == scope_hash))
             ).scalar_one_or_none()
             if record is None:  # settled as forgotten in between: claim it again
                 session.add(IdempotencyRecord(scope_hash=scope_hash, request_hash=request_hash, created_at=now))
@@ -179,7 +197,7 @@ class IdempotencyMiddleware(ASGIMiddleware):
             if expired or stale_claim:
                 await session.execute(
                     update(IdempotencyRecord)
-                    .where(IdempotencyRecord.scope_hash == scope_hash)
+                    .where(col(IdempotencyRecord.scope_hash) == scope_hash)
                     .values(request_hash=request_hash, created_at=now, status_code=None, headers_json=None, body=None)
                 )
                 return None
@@ -199,15 +217,15 @@ class IdempotencyMiddleware(ASGIMiddleware):
                 )
             return _stored_response(record)
 
-    async def _settle(self, database: Any, scope_hash: str, captured: dict[str, Any], *, withhold: bool) -> None:
+    async def _settle(self, database: Database, scope_hash: str, captured: dict[str, Any], *, withhold: bool) -> None:
         status = captured["status"]
         async with database.transaction() as session:
             if status in FORGOTTEN_STATUSES or status >= 500:
-                await session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.scope_hash == scope_hash))
+                await session.execute(delete(IdempotencyRecord).where(col(IdempotencyRecord.scope_hash) == scope_hash))
             else:
                 await session.execute(
                     update(IdempotencyRecord)
-                    .where(IdempotencyRecord.scope_hash == scope_hash)
+                    .where(col(IdempotencyRecord.scope_hash) == scope_hash)
                     .values(
                         status_code=status,
                         headers_json=None if withhold else json.dumps(captured["headers"]),

@@ -76,6 +76,7 @@ def documented_body(media_type: str, schema: dict[str, Any]) -> type[Operation]:
     @dataclass
     class DocumentedBodyOperation(Operation):
         def __post_init__(self) -> None:
+            # A raw JSON Schema dict where a Schema is typed: Litestar writes it out as it is.
             self.request_body = RequestBody(content={media_type: OpenAPIMediaType(schema=schema)}, required=True)  # type: ignore[arg-type]
 
     return DocumentedBodyOperation

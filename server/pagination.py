@@ -8,15 +8,17 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar, TypeVarTuple
 
 from litestar.params import QueryParameter
 from pydantic import BaseModel
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select
+from sqlalchemy.orm import Mapped
 
 from server.errors import BadRequest
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 Limit = Annotated[int, QueryParameter(ge=1, le=200, description="Page size, 1-200")]
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]*$"
@@ -53,7 +55,9 @@ def decode_cursor(cursor: str) -> str:
     return last_id
 
 
-def newest_first(query: Select[Any], id_column: Any, cursor: str | None, limit: int) -> Select[Any]:
+def newest_first(
+    query: Select[*Ts], id_column: ColumnElement[str] | Mapped[str], cursor: str | None, limit: int
+) -> Select[*Ts]:
     """Order by id descending, after the cursor, fetching one extra row to know if more follow."""
     if cursor:
         query = query.where(id_column < decode_cursor(cursor))

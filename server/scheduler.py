@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from server.clock import Clock
+from server.db import Database
 from server.energy.jobs import expire_balls
 from server.errors import NotFound
 from server.ops.prune import prune
 from server.planting.jobs import batch_planting_orders, order_reminders
+from server.settings import Settings
 from server.webhooks.jobs import deliver_webhooks
 
 logger = logging.getLogger("canopy.scheduler")
 
-Job = Callable[[Any, Any, Any], Awaitable[dict[str, Any]]]
+Job = Callable[[Database, Clock, Settings], Awaitable[dict[str, int]]]
+"""A job gets what it needs as arguments and answers its counts (what it did, by name)."""
 
 JOBS: dict[str, Job] = {
     "expire-balls": expire_balls,
@@ -31,7 +34,7 @@ JOBS: dict[str, Job] = {
 }
 
 
-def job_intervals(settings: Any) -> dict[str, int]:
+def job_intervals(settings: Settings) -> dict[str, int]:
     return {
         "expire-balls": settings.expire_balls_interval_s,
         "batch-planting-orders": settings.batch_planting_orders_interval_s,
@@ -41,20 +44,21 @@ def job_intervals(settings: Any) -> dict[str, int]:
     }
 
 
-async def run_job(name: str, state: Any) -> dict[str, Any]:
+async def run_job(name: str, database: Database, clock: Clock, settings: Settings) -> dict[str, str | int]:
+    """Run the job `name` now: its name, then its counts."""
     job = JOBS.get(name)
     if job is None:
         raise NotFound(f"No job named {name!r}; jobs: {', '.join(sorted(JOBS))}.", problem="job-not-found")
-    return await job(state.database, state.clock, state.settings)
+    return {"job": name, **await job(database, clock, settings)}
 
 
-def start_scheduler(state: Any) -> AsyncIOScheduler:
+def start_scheduler(database: Database, clock: Clock, settings: Settings) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
-    for name, seconds in job_intervals(state.settings).items():
+    for name, seconds in job_intervals(settings).items():
 
         async def tick(job_name: str = name) -> None:
             try:
-                counts = await run_job(job_name, state)
+                counts = await run_job(job_name, database, clock, settings)
                 logger.info("job %s: %s", job_name, counts)
             except Exception:
                 logger.exception("job %s failed; the next tick retries", job_name)

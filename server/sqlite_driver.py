@@ -15,6 +15,7 @@ import sqlite3
 from typing import Any
 
 import aiosqlite
+from sqlalchemy.connectors.asyncio import AsyncAdapt_dbapi_connection
 from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_connection,
     AsyncAdapt_aiosqlite_cursor,
@@ -47,10 +48,11 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
     __slots__ = ("_description", "_lastrowid", "_rowcount")
 
-    def __init__(self, adapt_connection: AsyncAdapt_aiosqlite_connection) -> None:
+    def __init__(self, adapt_connection: AsyncAdapt_dbapi_connection) -> None:
         self._adapt_connection = adapt_connection
         self._connection = adapt_connection._connection
-        self._cursor = None
+        # No driver cursor is kept: each statement opens and closes its own in aiosqlite's thread.
+        self._cursor = None  # type: ignore[assignment]
         self._rows = collections.deque()
         self._soft_closed_memoized = EMPTY_DICT
         self._description: Any = None
@@ -66,7 +68,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return self._rowcount
 
     @property
-    def lastrowid(self) -> int | None:
+    def lastrowid(self) -> int | None:  # type: ignore[override]  # sqlite3's is None until a statement ran
         return self._lastrowid
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:

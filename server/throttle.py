@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy import case, select, update
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from server.clock import wall_clock
 from server.db import Database, dialect_insert, session_scope
@@ -83,16 +83,16 @@ class DatabaseCounters:
             fresh = dialect_insert(session)(ThrottleCounter).values(
                 key=key, count=1, window_ends_at=now + timedelta(seconds=window_s)
             )
-            ended = ThrottleCounter.window_ends_at <= now
+            ended = col(ThrottleCounter.window_ends_at) <= now
             statement = fresh.on_conflict_do_update(
-                index_elements=[ThrottleCounter.key],
+                index_elements=[col(ThrottleCounter.key)],
                 set_={
-                    "count": case((ended, 1), else_=ThrottleCounter.count + 1),
+                    "count": case((ended, 1), else_=col(ThrottleCounter.count) + 1),
                     "window_ends_at": case(
-                        (ended, fresh.excluded.window_ends_at), else_=ThrottleCounter.window_ends_at
+                        (ended, fresh.excluded.window_ends_at), else_=col(ThrottleCounter.window_ends_at)
                     ),
                 },
-            ).returning(ThrottleCounter.count, ThrottleCounter.window_ends_at)
+            ).returning(col(ThrottleCounter.count), col(ThrottleCounter.window_ends_at))
             count, ends_at = (await session.execute(statement)).one()
         return Window(key, count, ends_at)
 
@@ -100,12 +100,15 @@ class DatabaseCounters:
         async with session_scope(self.database.read_sessions) as session:
             row = (
                 await session.execute(
-                    select(ThrottleCounter.count, ThrottleCounter.window_ends_at).where(
-                        ThrottleCounter.key == key, ThrottleCounter.window_ends_at > self.wall_now()
+                    select(col(ThrottleCounter.count), col(ThrottleCounter.window_ends_at)).where(
+                        col(ThrottleCounter.key) == key, col(ThrottleCounter.window_ends_at) > self.wall_now()
                     )
                 )
             ).first()
-        return Window(key, row.count, row.window_ends_at) if row else None
+        if row is None:
+            return None
+        count, window_ends_at = row
+        return Window(key, count, window_ends_at)
 
     async def give_back(self, *windows: Window) -> None:
         async with self.database.transaction() as session:
@@ -113,11 +116,11 @@ class DatabaseCounters:
                 await session.execute(
                     update(ThrottleCounter)
                     .where(
-                        ThrottleCounter.key == window.key,
-                        ThrottleCounter.window_ends_at == window.ends_at,
-                        ThrottleCounter.count > 0,
+                        col(ThrottleCounter.key) == window.key,
+                        col(ThrottleCounter.window_ends_at) == window.ends_at,
+                        col(ThrottleCounter.count) > 0,
                     )
-                    .values(count=ThrottleCounter.count - 1)
+                    .values(count=col(ThrottleCounter.count) - 1)
                 )
 
     async def close(self) -> None:

@@ -82,7 +82,8 @@ Number = BeforeValidator(_require_number)
 def matching(pattern: str) -> FieldInfo:
     """`Field(pattern=...)` that also shows in the JSON schema. Pydantic checks a pattern given after a
     BeforeValidator (as on `Text`) in a step of its own, which its schema generator leaves out."""
-    return Field(pattern=pattern, json_schema_extra={"pattern": pattern})
+    field: FieldInfo = Field(pattern=pattern, json_schema_extra={"pattern": pattern})
+    return field
 
 
 Text = Annotated[str, BeforeValidator(require_str), matching(r"^[^\x00]*$")]
@@ -104,6 +105,7 @@ ResourceId = Annotated[str, PathParameter(min_length=1, max_length=64, pattern=r
 class RequestModel(SQLModel):
     """Base of every request body: unknown fields are refused, strings are never coerced."""
 
+    # SQLModel types model_config as a TypedDict of its own, a superset of pydantic's.
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)  # type: ignore[assignment]
 
 

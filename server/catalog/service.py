@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog import defaults
 from server.catalog.models import ActionType, Project, ProjectSpecies, Species
@@ -39,7 +40,9 @@ LISTED_PROJECT_STATUSES = ("active", "paused")
 
 
 async def list_actions(session: AsyncSession, language: Language) -> list[ActionTypePublic]:
-    rows = await session.execute(select(ActionType).where(ActionType.retired_at.is_(None)).order_by(ActionType.code))
+    rows = await session.execute(
+        select(ActionType).where(col(ActionType.retired_at).is_(None)).order_by(col(ActionType.code))
+    )
     return [
         ActionTypePublic.model_validate({**action.model_dump(), "name": action.name_in(language)})
         for action in rows.scalars()
@@ -70,7 +73,7 @@ async def get_action(session: AsyncSession, code: str) -> ActionType:
 
 async def list_all_actions(session: AsyncSession) -> list[ActionType]:
     """The operator's view: retired action types included."""
-    return list((await session.execute(select(ActionType).order_by(ActionType.code))).scalars())
+    return list((await session.execute(select(ActionType).order_by(col(ActionType.code)))).scalars())
 
 
 async def _admin_action(session: AsyncSession, code: str) -> ActionType:
@@ -113,7 +116,7 @@ async def retire_action(session: AsyncSession, code: str, now: datetime) -> Acti
 
 async def list_species(session: AsyncSession, language: Language) -> list[SpeciesPublic]:
     """Ordered by the English name in every language, so a list keeps its order when the language changes."""
-    rows = await session.execute(select(Species).order_by(Species.common_name))
+    rows = await session.execute(select(Species).order_by(col(Species.common_name)))
     return [
         SpeciesPublic.model_validate({**species.model_dump(), "common_name": species.common_name_in(language)})
         for species in rows.scalars()
@@ -132,10 +135,10 @@ async def ordered_in_window(session: AsyncSession, project_id: str, start: date,
     window_start = datetime.combine(start, time(0), tzinfo=UTC)
     window_end = datetime.combine(end + timedelta(days=1), time(0), tzinfo=UTC)
     used = await session.execute(
-        select(func.coalesce(func.sum(PlantingOrder.tree_count), 0)).where(
-            PlantingOrder.project_id == project_id,
-            PlantingOrder.issued_at >= window_start,
-            PlantingOrder.issued_at < window_end,
+        select(func.coalesce(func.sum(col(PlantingOrder.tree_count)), 0)).where(
+            col(PlantingOrder.project_id) == project_id,
+            col(PlantingOrder.issued_at) >= window_start,
+            col(PlantingOrder.issued_at) < window_end,
         )
     )
     return int(used.scalar_one())
@@ -146,18 +149,18 @@ async def list_projects(
 ) -> list[ProjectPublic]:
     query = (
         select(Project, Ngo)
-        .join(Ngo, Ngo.id == Project.ngo_id)
-        .where(Project.status.in_(LISTED_PROJECT_STATUSES))
-        .order_by(Project.name)
+        .join(Ngo, col(Ngo.id) == col(Project.ngo_id))
+        .where(col(Project.status).in_(LISTED_PROJECT_STATUSES))
+        .order_by(col(Project.name))
     )
     if project_id is not None:
-        query = query.where(Project.id == project_id)
+        query = query.where(col(Project.id) == project_id)
     projects = (await session.execute(query)).all()
     offered = await session.execute(
         select(ProjectSpecies, Species)
-        .join(Species, Species.id == ProjectSpecies.species_id)
-        .where(ProjectSpecies.project_id.in_([p.id for p, _ in projects]))
-        .order_by(Species.common_name)
+        .join(Species, col(Species.id) == col(ProjectSpecies.species_id))
+        .where(col(ProjectSpecies.project_id).in_([p.id for p, _ in projects]))
+        .order_by(col(Species.common_name))
     )
     species_by_project: dict[str, list[ProjectSpeciesPublic]] = {}
     for link, species in offered:
@@ -216,7 +219,7 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
     species_ids: dict[str, str] = {}
     for spec in defaults.SPECIES:
         species = (
-            await session.execute(select(Species).where(Species.common_name == spec["common_name"]))
+            await session.execute(select(Species).where(col(Species.common_name) == spec["common_name"]))
         ).scalar_one_or_none()
         if species is None:
             species = Species(**{k: v for k, v in spec.items() if k != "cost_g"})
@@ -226,14 +229,14 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
             species.common_names = {**species.common_names, **missing}
             created["translations"] += len(missing)
         species_ids[species.common_name] = species.id
-    ngo = (await session.execute(select(Ngo).where(Ngo.name == defaults.DEMO_NGO["name"]))).scalar_one_or_none()
+    ngo = (await session.execute(select(Ngo).where(col(Ngo.name) == defaults.DEMO_NGO["name"]))).scalar_one_or_none()
     if ngo is None:
         ngo = Ngo(**defaults.DEMO_NGO, created_at=now)
         session.add(ngo)
         created["ngos"] += 1
     await session.flush()
     for spec in defaults.PROJECTS:
-        exists = (await session.execute(select(Project.id).where(Project.name == spec["name"]))).first()
+        exists = (await session.execute(select(col(Project.id)).where(col(Project.name) == spec["name"]))).first()
         if exists:
             continue
         project = Project(ngo_id=ngo.id, created_at=now, **{k: v for k, v in spec.items() if k != "species"})
@@ -250,12 +253,12 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
 
 
 async def list_all_species(session: AsyncSession) -> list[SpeciesAdmin]:
-    rows = await session.execute(select(Species).order_by(Species.common_name))
+    rows = await session.execute(select(Species).order_by(col(Species.common_name)))
     return [SpeciesAdmin.model_validate(species) for species in rows.scalars()]
 
 
 async def create_species(session: AsyncSession, data: SpeciesCreate) -> SpeciesAdmin:
-    taken = (await session.execute(select(Species.id).where(Species.common_name == data.common_name))).first()
+    taken = (await session.execute(select(col(Species.id)).where(col(Species.common_name) == data.common_name))).first()
     if taken:
         raise Conflict("A species with this common name exists.", problem="species-name-taken")
     species = Species(**data.model_dump())
@@ -277,21 +280,23 @@ async def update_species(session: AsyncSession, species_id: str, data: SpeciesUp
 
 async def _check_species(session: AsyncSession, items: list[ProjectSpeciesIn]) -> None:
     ids = {item.species_id for item in items}
-    known = set((await session.execute(select(Species.id).where(Species.id.in_(ids)))).scalars())
+    known = set((await session.execute(select(col(Species.id)).where(col(Species.id).in_(ids)))).scalars())
     if unknown := sorted(ids - known):
         raise Unprocessable(f"Unknown species: {', '.join(unknown)}.", problem="unknown-species")
 
 
 async def _check_name(session: AsyncSession, name: str, project_id: str | None = None) -> None:
-    query = select(Project.id).where(Project.name == name)
+    query = select(col(Project.id)).where(col(Project.name) == name)
     if project_id is not None:
-        query = query.where(Project.id != project_id)
+        query = query.where(col(Project.id) != project_id)
     if (await session.execute(query)).first():
         raise Conflict("A project with this name exists.", problem="project-name-taken")
 
 
 async def admin_project(session: AsyncSession, project: Project) -> AdminProject:
-    offered = (await session.execute(select(ProjectSpecies).where(ProjectSpecies.project_id == project.id))).scalars()
+    offered = (
+        await session.execute(select(ProjectSpecies).where(col(ProjectSpecies.project_id) == project.id))
+    ).scalars()
     return AdminProject(
         id=project.id,
         ngo_id=project.ngo_id,
@@ -336,7 +341,7 @@ async def update_project(
 ) -> tuple[Project, dict[str, int]]:
     """Change a project's fields; closing cancels growing trees and refunds queued ones (SPEC 6)."""
     project = (
-        await session.execute(select(Project).where(Project.id == project_id).with_for_update(key_share=True))
+        await session.execute(select(Project).where(col(Project.id) == project_id).with_for_update(key_share=True))
     ).scalar_one_or_none()
     if project is None:
         raise NotFound("No such project.", problem="project-not-found")
@@ -355,7 +360,7 @@ async def update_project(
         project.seasons = [season.model_dump() for season in data.seasons]
     if data.species is not None:
         await _check_species(session, data.species)
-        await session.execute(delete(ProjectSpecies).where(ProjectSpecies.project_id == project.id))
+        await session.execute(delete(ProjectSpecies).where(col(ProjectSpecies.project_id) == project.id))
         for item in data.species:
             session.add(ProjectSpecies(project_id=project.id, species_id=item.species_id, cost_g=item.cost_g))
     effects: dict[str, int] = {}

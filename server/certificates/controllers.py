@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import anyio
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import Controller, Response, get
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.certificates import image, service, signing
+from server.settings import Settings
 
 CertificateNumber = Annotated[str, PathParameter(pattern=r"^CNP-\d{4}-\d{8}$", max_length=20)]
 ONE_DAY = 86_400
@@ -22,23 +23,30 @@ class CertificateController(Controller):
     tags = ["certificates"]
 
     @get("/public-key", cache=ONE_DAY)
-    async def public_key(self, state: State) -> dict[str, str]:
-        return {"algorithm": "Ed25519", "public_key": signing.public_key_b64(state.signing_key)}
+    async def public_key(self, signing_key: NamedDependency[Ed25519PrivateKey]) -> dict[str, str]:
+        return {"algorithm": "Ed25519", "public_key": signing.public_key_b64(signing_key)}
 
     @get("/{number:str}")
     async def read(
-        self, state: State, db_session: NamedDependency[AsyncSession], number: FromPath[CertificateNumber]
+        self,
+        settings: NamedDependency[Settings],
+        signing_key: NamedDependency[Ed25519PrivateKey],
+        db_session: NamedDependency[AsyncSession],
+        number: FromPath[CertificateNumber],
     ) -> dict[str, Any]:
         """The certificate and its Ed25519 signature over the RFC 8785 form of everything else."""
-        document = service.public_document(await service.get(db_session, number), state.settings.public_base_url)
-        return {**document, "signature": signing.sign(state.signing_key, document)}
+        document = service.public_document(await service.get(db_session, number), settings.public_base_url)
+        return {**document, "signature": signing.sign(signing_key, document)}
 
     @get("/{number:str}/image.png", cache=ONE_DAY, media_type="image/png")
     async def image(
-        self, state: State, db_session: NamedDependency[AsyncSession], number: FromPath[CertificateNumber]
+        self,
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+        number: FromPath[CertificateNumber],
     ) -> Response[bytes]:
         """Rendered once per number and worker (certificates never change), off the event loop."""
-        document = service.public_document(await service.get(db_session, number), state.settings.public_base_url)
-        url = f"{state.settings.public_base_url.rstrip('/')}/v1/certificates/{number}"
+        document = service.public_document(await service.get(db_session, number), settings.public_base_url)
+        url = f"{settings.public_base_url.rstrip('/')}/v1/certificates/{number}"
         png = await anyio.to_thread.run_sync(image.render, document, url)
         return Response(png, media_type="image/png")

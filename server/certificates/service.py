@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import Project, Species
 from server.certificates.models import Certificate, CertificateCounter
@@ -22,9 +23,9 @@ async def next_number(session: AsyncSession, now: datetime) -> str:
     insert = dialect_insert(session)
     statement = insert(CertificateCounter).values(year=now.year, last_number=1)
     statement = statement.on_conflict_do_update(
-        index_elements=[CertificateCounter.year],
-        set_={"last_number": CertificateCounter.last_number + 1},
-    ).returning(CertificateCounter.last_number)
+        index_elements=[col(CertificateCounter.year)],
+        set_={"last_number": col(CertificateCounter.last_number) + 1},
+    ).returning(col(CertificateCounter.last_number))
     number = (await session.execute(statement)).scalar_one()
     return f"CNP-{now.year}-{number:08d}"
 
@@ -46,11 +47,11 @@ async def issue(
     row = (
         await session.execute(
             select(Tree, Species, Project, Ngo, User)
-            .join(Species, Species.id == Tree.species_id)
-            .join(Project, Project.id == Tree.project_id)
-            .join(Ngo, Ngo.id == Project.ngo_id)
-            .join(User, User.id == Tree.user_id)
-            .where(Tree.id == tree_id)
+            .join(Species, col(Species.id) == col(Tree.species_id))
+            .join(Project, col(Project.id) == col(Tree.project_id))
+            .join(Ngo, col(Ngo.id) == col(Project.ngo_id))
+            .join(User, col(User.id) == col(Tree.user_id))
+            .where(col(Tree.id) == tree_id)
         )
     ).one()
     tree, species, project, ngo, owner = row

@@ -11,10 +11,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import ActionType
 from server.catalog.service import get_action
-from server.db import dialect_name, for_each_dialect, new_id
+from server.db import dialect_name, for_each_dialect, new_id, rowcount, table_of
 from server.energy.balls import award, ripening_of, to_public
 from server.energy.models import ActionRecord, DailySteps
 from server.energy.schemas import ActionPublic, StepsPublic
@@ -35,7 +36,7 @@ def walking_energy(walk: ActionType, steps: int) -> tuple[int, bool]:
 
 def _walk_statements() -> tuple[dict[str, Any], Any, Any, Any]:
     """The steps report's statements, built once (named parameters, none named after a column)."""
-    steps, records = DailySteps.__table__, ActionRecord.__table__
+    steps, records = table_of(DailySteps), table_of(ActionRecord)
     walker_id, walk_day = (
         bindparam("walker_id", type_=steps.c.user_id.type),
         bindparam("walk_day", type_=steps.c.local_day.type),
@@ -66,7 +67,9 @@ def _walk_statements() -> tuple[dict[str, Any], Any, Any, Any]:
             }
         )
     )
-    walk_ball = select(Ball).where(Ball.user_id == walker_id, Ball.action_code == "walk", Ball.local_day == walk_day)
+    walk_ball = select(Ball).where(
+        col(Ball.user_id) == walker_id, col(Ball.action_code) == "walk", col(Ball.local_day) == walk_day
+    )
     return for_each_dialect(lock), raise_steps, update_record, walk_ball
 
 
@@ -122,9 +125,9 @@ async def _record_walk(
         UPDATE_WALK_RECORD,
         {"walker_id": user.id, "walk_day": day, "walk_ball_id": ball_id, **{f"walk_{k}": v for k, v in values.items()}},
     )
-    if updated.rowcount == 0:
+    if rowcount(updated) == 0:
         await session.execute(
-            insert(ActionRecord.__table__).values(
+            insert(table_of(ActionRecord)).values(
                 id=new_id(),
                 user_id=user.id,
                 action_code="walk",
@@ -141,8 +144,8 @@ async def list_actions(
     session: AsyncSession, user_id: str, cursor: str | None, limit: int
 ) -> tuple[list[ActionPublic], str | None]:
     """The user's verified actions, newest first."""
-    query = select(ActionRecord).where(ActionRecord.user_id == user_id)
-    rows = list((await session.execute(newest_first(query, ActionRecord.id, cursor, limit))).scalars())
+    query = select(ActionRecord).where(col(ActionRecord.user_id) == user_id)
+    rows = list((await session.execute(newest_first(query, col(ActionRecord.id), cursor, limit))).scalars())
     records, next_cursor = page_of(rows, limit)
     return [
         ActionPublic(

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from server.db import dialect_name
+from server.db import dialect_name, table_of
 from server.energy.schemas import BallPublic
 from server.errors import Conflict, NotFound
 from server.feed.models import FeedType
@@ -102,12 +103,12 @@ async def award(
 
 # The streak's statements are built once, like the ledger's collect (named parameters, none named
 # after a column of `users`).
-_TODAY = bindparam("today", type_=User.__table__.c.last_collect_day.type)
+_TODAY = bindparam("today", type_=table_of(User).c.last_collect_day.type)
 
 
 def _extend_streak(*conditions: Any) -> Any:
     """The first own collection of a local day extends (or restarts) the streak."""
-    users = User.__table__
+    users = table_of(User)
     return (
         update(users)
         .where(
@@ -158,7 +159,9 @@ async def collect(
 
 async def _refuse_collect(session: AsyncSession, user: User, ball_id: str, now: datetime) -> NoReturn:
     """Say why a ball was not claimed: not the user's (404), or not ripe (409)."""
-    ball = (await session.execute(select(Ball).where(Ball.id == ball_id, Ball.user_id == user.id))).scalar_one_or_none()
+    ball = (
+        await session.execute(select(Ball).where(col(Ball.id) == ball_id, col(Ball.user_id) == user.id))
+    ).scalar_one_or_none()
     if ball is None:
         raise NotFound("No such ball.", problem="ball-not-found")
     state = ball_state(ball, now)
@@ -219,9 +222,9 @@ async def _shield_for_streak(session: AsyncSession, settings: Settings, user: Us
     if streak % 7 == 0:
         earned = await session.execute(
             update(User)
-            .where(User.id == user.id, User.shields < settings.max_shields)
-            .values(shields=User.shields + 1)
-            .returning(User.shields)
+            .where(col(User.id) == user.id, col(User.shields) < settings.max_shields)
+            .values(shields=col(User.shields) + 1)
+            .returning(col(User.shields))
         )
         if earned.scalar() is not None:
             await add_feed_item(session, user.id, FeedType.SHIELD_EARNED, now=now)
@@ -239,12 +242,12 @@ async def forest_balls(session: AsyncSession, user_id: str, now: datetime) -> li
     rows = await session.execute(
         select(Ball)
         .where(
-            Ball.user_id == user_id,
+            col(Ball.user_id) == user_id,
             or_(
-                and_(Ball.collected_at.is_(None), Ball.expires_at > now - RECENT),
-                Ball.collected_at > now - RECENT,
+                and_(col(Ball.collected_at).is_(None), col(Ball.expires_at) > now - RECENT),
+                col(Ball.collected_at) > now - RECENT,
             ),
         )
-        .order_by(Ball.ripens_at, Ball.id)
+        .order_by(col(Ball.ripens_at), col(Ball.id))
     )
     return list(rows.scalars())

@@ -7,7 +7,6 @@ from datetime import date, datetime
 from typing import Annotated
 
 from litestar import Response, get, post, put
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromHeader, FromPath, JSONBody, PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +26,7 @@ from server.errors import Unprocessable, problems
 from server.i18n import Language
 from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page
+from server.settings import Settings
 from server.trees import images
 from server.trees import service as trees
 from server.trees.controllers import NOT_MODIFIED, IfNoneMatch, png_response
@@ -62,16 +62,14 @@ class EnergyController(UserController):
     @put("/steps/{day:str}", responses=problems(409, 422))
     async def report_steps(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
         day: FromPath[DayPath],
         data: JSONBody[StepsRequest],
     ) -> StepsPublic:
-        return await energy_actions.report_steps(
-            db_session, state.settings, current_user, _parse_day(day), data.steps, now
-        )
+        return await energy_actions.report_steps(db_session, settings, current_user, _parse_day(day), data.steps, now)
 
     @get("/forest")
     async def forest(
@@ -117,24 +115,24 @@ class EnergyController(UserController):
     @post("/balls/{ball_id:str}/collect", status_code=200, responses=problems(409))
     async def collect(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
         ball_id: FromPath[ResourceId],
     ) -> CollectedOne:
-        collected, balance = await balls.collect(db_session, state.settings, current_user, ball_id, now)
+        collected, balance = await balls.collect(db_session, settings, current_user, ball_id, now)
         return CollectedOne(collected_g=collected, balance_g=balance)
 
     @post("/balls/collect", status_code=200)
     async def collect_all(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
     ) -> CollectedAll:
-        collected, balance, ball_ids = await balls.collect_all(db_session, state.settings, current_user, now)
+        collected, balance, ball_ids = await balls.collect_all(db_session, settings, current_user, now)
         return CollectedAll(collected_g=collected, balance_g=balance, balls=ball_ids)
 
     @get("/actions")

@@ -7,14 +7,15 @@ so replicas running it at once never settle a ball twice.
 
 from __future__ import annotations
 
-from typing import Any
-
+from server.clock import Clock
+from server.db import Database
 from server.feed.models import FeedType
 from server.feed.service import add_feed_items
 from server.ledger import balls as ledger_balls
+from server.settings import Settings
 
 
-async def expire_balls(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def expire_balls(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     balls = grams = 0
     while True:
         async with database.transaction() as session:
@@ -33,4 +34,4 @@ async def expire_balls(database: Any, clock: Any, settings: Any) -> dict[str, An
             )
             balls += len(settled)
             grams += sum(row.expired_g for row in settled)
-    return {"job": "expire-balls", "balls_expired": balls, "expired_g": grams}
+    return {"balls_expired": balls, "expired_g": grams}

@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import Select, bindparam, func, insert, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
+from sqlalchemy.util.typing import TupleAny
+from sqlmodel import col
 
-from server.db import new_id
+from server.db import new_id, table_of
 from server.feed.models import FeedItem, FeedType
 from server.feed.schemas import FeedFriend, FeedItemPublic
 from server.pagination import newest_first, page_of
@@ -59,7 +61,7 @@ async def add_feed_items(session: AsyncSession, items: list[dict[str, Any]], *, 
     friend_id, amount_g, tree_id."""
     if items:  # Core, not the ORM's bulk insert: that splits the rows at every change of NULL columns
         await session.execute(
-            insert(FeedItem.__table__),
+            insert(table_of(FeedItem)),
             [
                 _row(
                     item["user_id"],
@@ -100,7 +102,9 @@ def new_ids_sql(dialect: str) -> Any:
     )
 
 
-async def add_feed_items_from(session: AsyncSession, rows: Select[Any], type: FeedType | str, *, now: datetime) -> None:
+async def add_feed_items_from(
+    session: AsyncSession, rows: Select[*TupleAny], type: FeedType | str, *, now: datetime
+) -> None:
     """Append one item of `type` per row of `rows` (a SELECT of user_id, tree_id) in one
     INSERT ... SELECT: the rows never travel through Python."""
     dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
@@ -113,7 +117,7 @@ async def add_feed_items_from(session: AsyncSession, rows: Select[Any], type: Fe
                 source.c.user_id,
                 literal(FeedType(type).value),
                 source.c.tree_id,
-                bindparam("created_at", now, type_=FeedItem.__table__.c.created_at.type),
+                bindparam("created_at", now, type_=table_of(FeedItem).c.created_at.type),
             ),
         )
     )
@@ -124,11 +128,11 @@ async def feed_page(
 ) -> tuple[list[FeedItemPublic], str | None]:
     friend = aliased(User)
     query = (
-        select(FeedItem, friend.handle, friend.display_name)
-        .outerjoin(friend, friend.id == FeedItem.friend_id)
-        .where(FeedItem.user_id == user_id)
+        select(FeedItem, col(friend.handle), col(friend.display_name))
+        .outerjoin(friend, col(friend.id) == col(FeedItem.friend_id))
+        .where(col(FeedItem.user_id) == user_id)
     )
-    rows = list((await session.execute(newest_first(query, FeedItem.id, cursor, limit))).all())
+    rows = list((await session.execute(newest_first(query, col(FeedItem.id), cursor, limit))).all())
     rows, next_cursor = page_of(rows, limit, id_of=lambda row: row[0].id)
     return [
         FeedItemPublic(

@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import Row, Select, bindparam, exists, insert, literal, null, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from server.db import dialect_name, for_each_dialect, new_id
+from server.db import dialect_name, for_each_dialect, new_id, table_of
 from server.ledger.models import Account, Balance, Ball, LedgerEntry, LedgerTransaction, TransactionKind
 from server.ledger.service import BalanceState, Leg, balance_of, credit_user, post_many
 
@@ -25,7 +26,7 @@ from server.ledger.service import BalanceState, Leg, balance_of, credit_user, po
 def ripe_at(now: Any) -> list[Any]:
     """WHERE conditions of a ball that can be collected or stolen from at `now` (a time, or a
     parameter of a statement built once): ripe, and neither collected nor settled."""
-    balls = Ball.__table__.c
+    balls = table_of(Ball).c
     return [balls.collected_at.is_(None), balls.settled_at.is_(None), balls.ripens_at <= now, balls.expires_at > now]
 
 
@@ -47,7 +48,7 @@ class Issue:
 
 def _issue_into_balls(insert_of: Any) -> Any:
     """Create the day's ball or add to it, unless it has ripened (a ripe ball is frozen)."""
-    balls = Ball.__table__
+    balls = table_of(Ball)
     statement = insert_of(balls)
     return statement.on_conflict_do_update(
         index_elements=[balls.c.user_id, balls.c.action_code, balls.c.local_day],
@@ -124,14 +125,14 @@ class Collected:
 # more CPU than sending it (bench/inprocess.py). No parameter is named after a column of the
 # table it writes: an UPDATE would add it to its SET clause. A caller's own part of the
 # single-statement collect may use `NOW` and `COLLECTOR_ID`.
-NOW = bindparam("now", type_=Ball.__table__.c.collected_at.type)
-COLLECTOR_ID = bindparam("collector_id", type_=Ball.__table__.c.user_id.type)
-_BALL_ID = bindparam("collected_ball_id", type_=Ball.__table__.c.id.type)
+NOW = bindparam("now", type_=table_of(Ball).c.collected_at.type)
+COLLECTOR_ID = bindparam("collector_id", type_=table_of(Ball).c.user_id.type)
+_BALL_ID = bindparam("collected_ball_id", type_=table_of(Ball).c.id.type)
 
 
 def _claim_ripe_ball() -> Any:
     """Take all of a ripe ball's grams (one guarded UPDATE: of racing collects, one wins)."""
-    balls = Ball.__table__
+    balls = table_of(Ball)
     return (
         update(balls)
         .where(balls.c.id == _BALL_ID, balls.c.user_id == COLLECTOR_ID, *ripe_at(NOW))
@@ -176,9 +177,9 @@ async def collect_all(session: AsyncSession, user_id: str, now: datetime) -> Col
     claimed = (
         await session.execute(
             update(Ball)
-            .where(Ball.user_id == user_id, *ripe_at(now))
-            .values(collected_g=Ball.remaining_g, remaining_g=0, collected_at=now)
-            .returning(Ball.id, Ball.collected_g)
+            .where(col(Ball.user_id) == user_id, *ripe_at(now))
+            .values(collected_g=col(Ball.remaining_g), remaining_g=0, collected_at=now)
+            .returning(col(Ball.id), col(Ball.collected_g))
         )
     ).all()
     if not claimed:
@@ -203,7 +204,7 @@ def collect_statement(extra_columns: Callable[[Any], list[Any]]) -> Select[Any]:
     balance is in debt or the ball empty: `collect_in_one_statement` then credits it) and the
     caller's `extra_columns(claimed)`, which may be scalar subqueries of the caller's own
     data-modifying CTEs (they see the `claimed` CTE: `claimed.c.collected_g`)."""
-    balances = Balance.__table__
+    balances = table_of(Balance)
     user_id, now = COLLECTOR_ID, NOW
     transaction_id = bindparam("transaction_id", type_=balances.c.user_id.type)
     claimed = _claim_ripe_ball().cte("claimed")
@@ -218,13 +219,13 @@ def collect_statement(extra_columns: Callable[[Any], list[Any]]) -> Select[Any]:
     claimed_and_credited = claimed.join(credited, true())
     kind = TransactionKind.COLLECT.value
     posted = _insert_from(
-        LedgerTransaction.__table__,
+        table_of(LedgerTransaction),
         {"id": transaction_id, "kind": kind, "user_id": user_id, "created_at": now},
         claimed_and_credited,
     )
     legs = [
         _insert_from(
-            LedgerEntry.__table__,
+            table_of(LedgerEntry),
             {
                 "id": bindparam(f"{account.value}_leg_id", type_=transaction_id.type),
                 "transaction_id": transaction_id,
@@ -306,9 +307,15 @@ async def steal(
     owner's consent), then the credit. None, and nothing written, when the WHERE fails."""
     taken = await session.execute(
         update(Ball)
-        .where(Ball.id == ball_id, Ball.user_id == owner_id, *ripe_at(now), *guards, Ball.remaining_g >= take)
-        .values(remaining_g=Ball.remaining_g - take, stolen_g=Ball.stolen_g + take)
-        .returning(Ball.id)
+        .where(
+            col(Ball.id) == ball_id,
+            col(Ball.user_id) == owner_id,
+            *ripe_at(now),
+            *guards,
+            col(Ball.remaining_g) >= take,
+        )
+        .values(remaining_g=col(Ball.remaining_g) - take, stolen_g=col(Ball.stolen_g) + take)
+        .returning(col(Ball.id))
         .execution_options(synchronize_session=False)
     )
     if taken.scalar() is None:
@@ -326,9 +333,14 @@ async def help_collect(
     claimed = (
         await session.execute(
             update(Ball)
-            .where(Ball.id == ball_id, Ball.user_id == owner_id, *ripe_at(now), Ball.expires_at <= expires_by)
-            .values(collected_g=Ball.remaining_g, remaining_g=0, collected_at=now)
-            .returning(Ball.collected_g)
+            .where(
+                col(Ball.id) == ball_id,
+                col(Ball.user_id) == owner_id,
+                *ripe_at(now),
+                col(Ball.expires_at) <= expires_by,
+            )
+            .values(collected_g=col(Ball.remaining_g), remaining_g=0, collected_at=now)
+            .returning(col(Ball.collected_g))
             .execution_options(synchronize_session=False)
         )
     ).scalar()
@@ -343,7 +355,7 @@ async def help_collect(
 # --- expiry -----------------------------------------------------------------------------------
 
 
-async def settle_expired(session: AsyncSession, now: datetime, limit: int) -> list[Row[Any]]:
+async def settle_expired(session: AsyncSession, now: datetime, limit: int) -> list[Row[str, str, int]]:
     """Move the grams of up to `limit` balls that expired uncollected to `expired`; returns the
     settled balls (id, user_id, expired_g), none when nothing is left to settle.
 
@@ -351,17 +363,21 @@ async def settle_expired(session: AsyncSession, now: datetime, limit: int) -> li
     `FOR UPDATE SKIP LOCKED`), so runs at once never settle a ball twice.
     """
     chunk = (
-        select(Ball.id)
-        .where(Ball.collected_at.is_(None), Ball.settled_at.is_(None), Ball.expires_at <= now)
+        select(col(Ball.id))
+        .where(col(Ball.collected_at).is_(None), col(Ball.settled_at).is_(None), col(Ball.expires_at) <= now)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     settled = (
         await session.execute(
             update(Ball)
-            .where(Ball.id.in_(chunk.scalar_subquery()), Ball.collected_at.is_(None), Ball.settled_at.is_(None))
-            .values(expired_g=Ball.remaining_g, remaining_g=0, settled_at=now)
-            .returning(Ball.id, Ball.user_id, Ball.expired_g)
+            .where(
+                col(Ball.id).in_(chunk.scalar_subquery()),
+                col(Ball.collected_at).is_(None),
+                col(Ball.settled_at).is_(None),
+            )
+            .values(expired_g=col(Ball.remaining_g), remaining_g=0, settled_at=now)
+            .returning(col(Ball.id), col(Ball.user_id), col(Ball.expired_g))
             .execution_options(synchronize_session=False)
         )
     ).all()

@@ -6,6 +6,7 @@ from litestar import get
 from litestar.di import NamedDependency
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.auth import OperatorController, UserController
 from server.ledger import service
@@ -28,8 +29,8 @@ class MyLedgerController(UserController):
         limit: Limit = 50,
     ) -> Page[LedgerEntryPublic]:
         """Entries on the user's balls, balance and debt, newest first."""
-        query = select(LedgerEntry).where(LedgerEntry.user_id == current_user.id)
-        rows = list((await db_session.execute(newest_first(query, LedgerEntry.id, cursor, limit))).scalars())
+        query = select(LedgerEntry).where(col(LedgerEntry.user_id) == current_user.id)
+        rows = list((await db_session.execute(newest_first(query, col(LedgerEntry.id), cursor, limit))).scalars())
         entries, next_cursor = page_of(rows, limit)
         return Page(items=[LedgerEntryPublic.model_validate(e) for e in entries], next_cursor=next_cursor)
 

@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from server.db import new_id
+from server.db import new_id, table_of
 from server.ledger.models import Account, Balance, Ball, LedgerEntry, LedgerTransaction, TransactionKind
 
 
@@ -93,18 +94,18 @@ async def post_many(
     if transactions:
         # Core inserts of the tables: the ORM's bulk insert leaves NULL columns out and splits the
         # rows into one statement per run of equal column sets (an award's two legs alternate).
-        await session.execute(insert(LedgerTransaction.__table__), transactions)
-        await session.execute(insert(LedgerEntry.__table__), entries)
+        await session.execute(insert(table_of(LedgerTransaction)), transactions)
+        await session.execute(insert(table_of(LedgerEntry)), entries)
     return [row["id"] for row in transactions]
 
 
 # Built once (every credit runs it; building costs more CPU than sending it). The parameters are
 # not named after columns of `balances`: an UPDATE would add them to its SET clause.
 CREDIT_WITHOUT_DEBT = (
-    update(Balance.__table__)
-    .where(Balance.__table__.c.user_id == bindparam("payee_id"), Balance.__table__.c.owed_g == 0)
-    .values(balance_g=Balance.__table__.c.balance_g + bindparam("grams", type_=Balance.__table__.c.balance_g.type))
-    .returning(Balance.__table__.c.balance_g)
+    update(table_of(Balance))
+    .where(table_of(Balance).c.user_id == bindparam("payee_id"), table_of(Balance).c.owed_g == 0)
+    .values(balance_g=table_of(Balance).c.balance_g + bindparam("grams", type_=table_of(Balance).c.balance_g.type))
+    .returning(table_of(Balance).c.balance_g)
 )
 
 
@@ -135,14 +136,16 @@ async def credit_user(
         return BalanceState(new_balance, 0)
 
     # In debt: lock the row (PostgreSQL; SQLite already holds the write lock) and split the credit.
-    row = (await session.execute(select(Balance.owed_g).where(Balance.user_id == user_id).with_for_update())).one()
+    row = (
+        await session.execute(select(col(Balance.owed_g)).where(col(Balance.user_id) == user_id).with_for_update())
+    ).one()
     repaid = min(row.owed_g, grams)
     result = (
         await session.execute(
             update(Balance)
-            .where(Balance.user_id == user_id)
-            .values(owed_g=Balance.owed_g - repaid, balance_g=Balance.balance_g + (grams - repaid))
-            .returning(Balance.balance_g, Balance.owed_g)
+            .where(col(Balance.user_id) == user_id)
+            .values(owed_g=col(Balance.owed_g) - repaid, balance_g=col(Balance.balance_g) + (grams - repaid))
+            .returning(col(Balance.balance_g), col(Balance.owed_g))
         )
     ).one()
     await post(
@@ -169,9 +172,9 @@ async def debit_user(
     """Take `grams` from a user's balance if it holds them; None (and nothing written) if short."""
     result = await session.execute(
         update(Balance)
-        .where(Balance.user_id == user_id, Balance.balance_g >= grams)
-        .values(balance_g=Balance.balance_g - grams)
-        .returning(Balance.balance_g)
+        .where(col(Balance.user_id) == user_id, col(Balance.balance_g) >= grams)
+        .values(balance_g=col(Balance.balance_g) - grams)
+        .returning(col(Balance.balance_g))
     )
     new_balance = result.scalar()
     if new_balance is None:
@@ -204,17 +207,17 @@ async def transfer(
     so transfers crossing in opposite directions cannot deadlock.
     """
     await session.execute(
-        select(Balance.user_id)
-        .where(Balance.user_id.in_([from_user_id, to_user_id]))
-        .order_by(Balance.user_id)
+        select(col(Balance.user_id))
+        .where(col(Balance.user_id).in_([from_user_id, to_user_id]))
+        .order_by(col(Balance.user_id))
         .with_for_update()
     )
     debited = (
         await session.execute(
             update(Balance)
-            .where(Balance.user_id == from_user_id, Balance.balance_g >= grams)
-            .values(balance_g=Balance.balance_g - grams)
-            .returning(Balance.balance_g)
+            .where(col(Balance.user_id) == from_user_id, col(Balance.balance_g) >= grams)
+            .values(balance_g=col(Balance.balance_g) - grams)
+            .returning(col(Balance.balance_g))
         )
     ).scalar()
     if debited is None:
@@ -257,7 +260,7 @@ async def clawback(
     """
     balance = (
         await session.execute(
-            select(Balance.balance_g, Balance.owed_g).where(Balance.user_id == user_id).with_for_update()
+            select(col(Balance.balance_g), col(Balance.owed_g)).where(col(Balance.user_id) == user_id).with_for_update()
         )
     ).one()
     legs: list[Leg] = []
@@ -267,8 +270,14 @@ async def clawback(
             continue
         ball = (
             await session.execute(
-                select(Ball.remaining_g, Ball.expired_g, Ball.expires_at, Ball.collected_at, Ball.settled_at)
-                .where(Ball.id == ball_id)
+                select(
+                    col(Ball.remaining_g),
+                    col(Ball.expired_g),
+                    col(Ball.expires_at),
+                    col(Ball.collected_at),
+                    col(Ball.settled_at),
+                )
+                .where(col(Ball.id) == ball_id)
                 .with_for_update()
             )
         ).one()
@@ -277,8 +286,8 @@ async def clawback(
             taken = min(grams, ball.remaining_g)
             await session.execute(
                 update(Ball)
-                .where(Ball.id == ball_id, Ball.remaining_g >= taken)
-                .values(remaining_g=Ball.remaining_g - taken)
+                .where(col(Ball.id) == ball_id, col(Ball.remaining_g) >= taken)
+                .values(remaining_g=col(Ball.remaining_g) - taken)
             )
             legs.append(Leg(Account.BALL, -taken, user_id, ball_id=ball_id))
             if ball.expires_at <= now:
@@ -289,10 +298,10 @@ async def clawback(
             already = -int(
                 (
                     await session.execute(
-                        select(func.coalesce(func.sum(LedgerEntry.amount_g), 0)).where(
-                            LedgerEntry.account == Account.EXPIRED.value,
-                            LedgerEntry.ball_id == ball_id,
-                            LedgerEntry.kind == TransactionKind.VOID.value,
+                        select(func.coalesce(func.sum(col(LedgerEntry.amount_g)), 0)).where(
+                            col(LedgerEntry.account) == Account.EXPIRED.value,
+                            col(LedgerEntry.ball_id) == ball_id,
+                            col(LedgerEntry.kind) == TransactionKind.VOID.value,
                         )
                     )
                 ).scalar_one()
@@ -306,8 +315,8 @@ async def clawback(
     if from_balance or owed:
         await session.execute(
             update(Balance)
-            .where(Balance.user_id == user_id)
-            .values(balance_g=Balance.balance_g - from_balance, owed_g=Balance.owed_g + owed)
+            .where(col(Balance.user_id) == user_id)
+            .values(balance_g=col(Balance.balance_g) - from_balance, owed_g=col(Balance.owed_g) + owed)
         )
     legs += [Leg(Account.BALANCE, -from_balance, user_id), Leg(Account.OWED, -owed, user_id)]
     legs.append(Leg(Account.ISSUED, from_ball + from_expired + from_balance + owed))
@@ -316,7 +325,11 @@ async def clawback(
 
 
 async def balance_of(session: AsyncSession, user_id: str) -> BalanceState:
-    row = (await session.execute(select(Balance.balance_g, Balance.owed_g).where(Balance.user_id == user_id))).one()
+    row = (
+        await session.execute(
+            select(col(Balance.balance_g), col(Balance.owed_g)).where(col(Balance.user_id) == user_id)
+        )
+    ).one()
     return BalanceState(row.balance_g, row.owed_g)
 
 
@@ -332,8 +345,8 @@ async def audit(session: AsyncSession, *, max_mismatches: int = 100) -> dict[str
     totals = dict(
         (
             await session.execute(
-                select(LedgerEntry.account, func.coalesce(func.sum(LedgerEntry.amount_g), 0)).group_by(
-                    LedgerEntry.account
+                select(col(LedgerEntry.account), func.coalesce(func.sum(col(LedgerEntry.amount_g)), 0)).group_by(
+                    col(LedgerEntry.account)
                 )
             )
         ).all()
@@ -341,56 +354,56 @@ async def audit(session: AsyncSession, *, max_mismatches: int = 100) -> dict[str
     issued_g = -int(totals.get(Account.ISSUED.value, 0))
     stored = (
         await session.execute(
-            select(func.coalesce(func.sum(Balance.balance_g), 0), func.coalesce(func.sum(Balance.owed_g), 0))
+            select(func.coalesce(func.sum(col(Balance.balance_g)), 0), func.coalesce(func.sum(col(Balance.owed_g)), 0))
         )
     ).one()
-    in_balls_g = int((await session.execute(select(func.coalesce(func.sum(Ball.remaining_g), 0)))).scalar_one())
+    in_balls_g = int((await session.execute(select(func.coalesce(func.sum(col(Ball.remaining_g)), 0)))).scalar_one())
     in_balances_g, owed_g = int(stored[0]), int(stored[1])
     spent_g = int(totals.get(Account.SPENT.value, 0))
     expired_g = int(totals.get(Account.EXPIRED.value, 0))
 
     mismatches: list[dict[str, Any]] = []
     unbalanced = await session.execute(
-        select(LedgerEntry.transaction_id, func.sum(LedgerEntry.amount_g))
-        .group_by(LedgerEntry.transaction_id)
-        .having(func.sum(LedgerEntry.amount_g) != 0)
+        select(col(LedgerEntry.transaction_id), func.sum(col(LedgerEntry.amount_g)))
+        .group_by(col(LedgerEntry.transaction_id))
+        .having(func.sum(col(LedgerEntry.amount_g)) != 0)
         .limit(max_mismatches)
     )
     mismatches += [{"kind": "transaction", "id": t, "sum_g": int(s)} for t, s in unbalanced]
 
     def leg_sum(account: Account) -> Any:
         return (
-            select(LedgerEntry.user_id, func.sum(LedgerEntry.amount_g).label("total"))
-            .where(LedgerEntry.account == account.value)
-            .group_by(LedgerEntry.user_id)
+            select(col(LedgerEntry.user_id), func.sum(col(LedgerEntry.amount_g)).label("total"))
+            .where(col(LedgerEntry.account) == account.value)
+            .group_by(col(LedgerEntry.user_id))
             .subquery()
         )
 
     for account, column, sign in (
-        (Account.BALANCE, Balance.balance_g, 1),
-        (Account.OWED, Balance.owed_g, -1),
+        (Account.BALANCE, col(Balance.balance_g), 1),
+        (Account.OWED, col(Balance.owed_g), -1),
     ):
         sums = leg_sum(account)
         derived = sign * func.coalesce(sums.c.total, 0)
         rows = await session.execute(
-            select(Balance.user_id, column, derived)
-            .outerjoin(sums, sums.c.user_id == Balance.user_id)
+            select(col(Balance.user_id), column, derived)
+            .outerjoin(sums, sums.c.user_id == col(Balance.user_id))
             .where(column != derived)
             .limit(max_mismatches)
         )
         mismatches += [{"kind": account.value, "id": u, "stored_g": int(s), "ledger_g": int(d)} for u, s, d in rows]
 
     ball_sums = (
-        select(LedgerEntry.ball_id, func.sum(LedgerEntry.amount_g).label("total"))
-        .where(LedgerEntry.account == Account.BALL.value)
-        .group_by(LedgerEntry.ball_id)
+        select(col(LedgerEntry.ball_id), func.sum(col(LedgerEntry.amount_g)).label("total"))
+        .where(col(LedgerEntry.account) == Account.BALL.value)
+        .group_by(col(LedgerEntry.ball_id))
         .subquery()
     )
     ball_derived = func.coalesce(ball_sums.c.total, 0)
     rows = await session.execute(
-        select(Ball.id, Ball.remaining_g, ball_derived)
-        .outerjoin(ball_sums, ball_sums.c.ball_id == Ball.id)
-        .where(Ball.remaining_g != ball_derived)
+        select(col(Ball.id), col(Ball.remaining_g), ball_derived)
+        .outerjoin(ball_sums, ball_sums.c.ball_id == col(Ball.id))
+        .where(col(Ball.remaining_g) != ball_derived)
         .limit(max_mismatches)
     )
     mismatches += [{"kind": "ball", "id": b, "stored_g": int(s), "ledger_g": int(d)} for b, s, d in rows]

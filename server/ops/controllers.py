@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from pydantic import Field
@@ -15,9 +14,11 @@ from sqlmodel import SQLModel
 
 from server.auth import OperatorController
 from server.clock import Clock
+from server.db import Database
 from server.errors import problem_response, problems
 from server.migrations import current_revision, head_revision
 from server.scheduler import run_job
+from server.settings import Settings
 from server.validation import IntOnly, RequestModel, ResourceId
 
 
@@ -32,10 +33,10 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/ready", responses=problems(503))
-    async def ready(self, state: State) -> Response[Any]:
+    async def ready(self, database: NamedDependency[Database]) -> Response[Any]:
         """The database answers and is migrated to the code's head revision."""
         try:
-            async with state.database.reader.connect() as connection:
+            async with database.reader.connect() as connection:
                 current = await current_revision(connection)
         except Exception as exc:  # any failure to reach the database means not ready
             return problem_response(503, "not-ready", f"The database is unreachable: {type(exc).__name__}.")
@@ -49,9 +50,15 @@ class JobsController(OperatorController):
     path = "/admin/jobs"
 
     @post("/{name:str}/run", status_code=200)
-    async def run(self, state: State, name: FromPath[ResourceId]) -> dict[str, Any]:
+    async def run(
+        self,
+        database: NamedDependency[Database],
+        clock: NamedDependency[Clock],
+        settings: NamedDependency[Settings],
+        name: FromPath[ResourceId],
+    ) -> dict[str, str | int]:
         """Run a job now; it answers its own counts (zero when another run already did the work)."""
-        return await run_job(name, state)
+        return await run_job(name, database, clock, settings)
 
 
 class ClockAdvance(RequestModel):
@@ -74,7 +81,6 @@ class TestClockController(OperatorController):
 
     @post("/", status_code=200)
     async def advance(
-        self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[ClockAdvance]
+        self, clock: NamedDependency[Clock], db_session: NamedDependency[AsyncSession], data: JSONBody[ClockAdvance]
     ) -> ClockNow:
-        clock: Clock = state.clock
         return ClockNow(now=await clock.advance(db_session, data.advance_seconds))

@@ -19,10 +19,13 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, tuple_
+from sqlmodel import col
 
-from server.clock import wall_clock
+from server.clock import Clock, wall_clock
+from server.db import Database, rowcount
 from server.idempotency import IdempotencyRecord
 from server.partners.models import GreenCode
+from server.settings import Settings
 from server.social.models import PlayCounter
 from server.throttle import ThrottleCounter
 from server.users.models import RefreshToken
@@ -34,8 +37,8 @@ class PruneRun:
     """One run's view: `now` is the product clock (the test clock in tests); credentials expire
     by the wall clock (SPEC 9), so their steps read `wall_now`."""
 
-    database: Any
-    settings: Any
+    database: Database
+    settings: Settings
     now: datetime
     wall_now: datetime
 
@@ -67,52 +70,54 @@ class RowsPastTheirTime:
                     .where(key.in_(chunk), self.condition(run))
                     .execution_options(synchronize_session=False)
                 )
-            deleted += result.rowcount
-            if result.rowcount < chunk_size:
+            deleted += rowcount(result)
+            if rowcount(result) < chunk_size:
                 return deleted
 
 
 PRUNE_STEPS: dict[str, PruneStep] = {
     # Replays are kept idempotency_ttl_s (24 h) of the product clock; past it a key starts afresh.
     "idempotency_records_deleted": RowsPastTheirTime(
-        key=[IdempotencyRecord.scope_hash],
+        key=[col(IdempotencyRecord.scope_hash)],
         condition=lambda run: (
-            IdempotencyRecord.created_at <= run.now - timedelta(seconds=run.settings.idempotency_ttl_s)
+            col(IdempotencyRecord.created_at) <= run.now - timedelta(seconds=run.settings.idempotency_ttl_s)
         ),
     ),
     "green_codes_deleted": RowsPastTheirTime(
-        key=[GreenCode.id],
-        condition=lambda run: GreenCode.expires_at < run.now - timedelta(seconds=run.settings.green_code_retention_s),
+        key=[col(GreenCode.id)],
+        condition=lambda run: (
+            col(GreenCode.expires_at) < run.now - timedelta(seconds=run.settings.green_code_retention_s)
+        ),
     ),
     # Revoked or not, a token goes once it has expired (wall clock); until then it records its use.
     "refresh_tokens_deleted": RowsPastTheirTime(
-        key=[RefreshToken.id],
-        condition=lambda run: RefreshToken.expires_at < run.wall_now,
+        key=[col(RefreshToken.id)],
+        condition=lambda run: col(RefreshToken.expires_at) < run.wall_now,
     ),
     "play_counters_deleted": RowsPastTheirTime(
-        key=[PlayCounter.user_id, PlayCounter.kind, PlayCounter.subject_id, PlayCounter.local_day],
+        key=[col(PlayCounter.user_id), col(PlayCounter.kind), col(PlayCounter.subject_id), col(PlayCounter.local_day)],
         condition=lambda run: (
-            PlayCounter.local_day < run.today - timedelta(days=run.settings.play_counter_retention_days)
+            col(PlayCounter.local_day) < run.today - timedelta(days=run.settings.play_counter_retention_days)
         ),
     ),
     # Throttling windows run on the wall clock; an ended one counts nothing any more.
     "throttle_counters_deleted": RowsPastTheirTime(
-        key=[ThrottleCounter.key],
-        condition=lambda run: ThrottleCounter.window_ends_at <= run.wall_now,
+        key=[col(ThrottleCounter.key)],
+        condition=lambda run: col(ThrottleCounter.window_ends_at) <= run.wall_now,
     ),
     "webhook_deliveries_deleted": RowsPastTheirTime(
-        key=[WebhookDelivery.id],
+        key=[col(WebhookDelivery.id)],
         condition=lambda run: (
-            (WebhookDelivery.status == "delivered")
-            & (WebhookDelivery.delivered_at < run.now - timedelta(days=run.settings.webhook_delivered_retention_days))
+            (col(WebhookDelivery.status) == "delivered")
+            & (
+                col(WebhookDelivery.delivered_at)
+                < run.now - timedelta(days=run.settings.webhook_delivered_retention_days)
+            )
         ),
     ),
 }
 
 
-async def prune(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def prune(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     run = PruneRun(database=database, settings=settings, now=await clock.now(), wall_now=wall_clock())
-    counts: dict[str, Any] = {"job": "prune"}
-    for name, step in PRUNE_STEPS.items():
-        counts[name] = await step(run)
-    return counts
+    return {name: await step(run) for name, step in PRUNE_STEPS.items()}

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 import qrcode
 from litestar import Controller, MediaType, Request, Response, delete, get, patch, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi import ResponseSpec
 from litestar.openapi.spec import Operation
@@ -45,6 +44,7 @@ from server.partners.schemas import (
     VoidResult,
 )
 from server.partners.signatures import provide_partner
+from server.settings import Settings
 from server.users.models import User
 from server.validation import ResourceId
 
@@ -69,13 +69,13 @@ class AdminPartnerController(OperatorController):
     @post("/", status_code=201, responses=problems(409, 422), issues_credentials=True)
     async def create(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         data: JSONBody[PartnerCreate],
     ) -> PartnerCreated:
         """A partner and its first signing key; `secret` and `webhook_secret` are shown only here."""
-        partner, key_id, secret, webhook_secret = await onboarding.create_partner(db_session, state.settings, data, now)
+        partner, key_id, secret, webhook_secret = await onboarding.create_partner(db_session, settings, data, now)
         return PartnerCreated(
             id=partner.id,
             name=partner.name,
@@ -98,13 +98,13 @@ class AdminPartnerController(OperatorController):
     @patch("/{partner_id:str}", responses=problems(409, 422))
     async def update(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         partner_id: FromPath[ResourceId],
         data: JSONBody[PartnerUpdate],
     ) -> PartnerUpdated:
         """Change name, kind, allowed actions or webhook_url (a new URL answers a new webhook_secret, once)."""
-        partner, webhook_secret = await onboarding.update_partner(db_session, state.settings, partner_id, data)
+        partner, webhook_secret = await onboarding.update_partner(db_session, settings, partner_id, data)
         return PartnerUpdated(**_public(partner).model_dump(), webhook_secret=webhook_secret)
 
     @get("/{partner_id:str}/keys")
@@ -117,14 +117,14 @@ class AdminPartnerController(OperatorController):
     @post("/{partner_id:str}/keys", status_code=201, issues_credentials=True)
     async def add_key(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         partner_id: FromPath[ResourceId],
     ) -> KeyCreated:
         """A new signing key; the old ones stay valid until revoked (rotation)."""
         await onboarding.get_partner(db_session, partner_id)
-        key_id, secret = await onboarding.add_key(db_session, state.settings, partner_id, now)
+        key_id, secret = await onboarding.add_key(db_session, settings, partner_id, now)
         return KeyCreated(key_id=key_id, secret=secret)
 
     @delete("/{partner_id:str}/keys/{key_id:str}", status_code=204)
@@ -155,13 +155,13 @@ class GreenCodeController(UserController):
     @post("/green-code", status_code=201, responses=problems(409))
     async def issue(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
     ) -> GreenCodePublic:
         """A new 18-digit code to show at the till, valid 5 minutes (at most 5 live; a sixth drops the oldest)."""
-        code = await green_codes.issue_green_code(db_session, state.settings, current_user.id, now)
+        code = await green_codes.issue_green_code(db_session, settings, current_user.id, now)
         return GreenCodePublic(code=code.code, expires_at=code.expires_at)
 
     @get(
@@ -171,13 +171,13 @@ class GreenCodeController(UserController):
     )
     async def qr(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         write_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
     ) -> Response[bytes]:
         """A QR image of the newest live code (issuing one if none is live); never cached."""
-        code = await green_codes.newest_live_code(write_session, state.settings, current_user.id, now)
+        code = await green_codes.newest_live_code(write_session, settings, current_user.id, now)
         return Response(
             content=qr_png(code.code),
             media_type="image/png",
@@ -235,7 +235,8 @@ def signed_body(schema: dict[str, Any]) -> type[Operation]:
 
 def _schema_of(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema()
-    return _inline(raw, raw.get("$defs", {}))
+    schema: dict[str, Any] = _inline(raw, raw.get("$defs", {}))
+    return schema
 
 
 REPORT_SCHEMA = _schema_of(ReportRequest)
@@ -275,7 +276,7 @@ class PartnerReportController(Controller):
     )
     async def report(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         partner: NamedDependency[Partner],
@@ -283,13 +284,14 @@ class PartnerReportController(Controller):
     ) -> Response[ReportCreated]:
         """One report -> 201 ReportCreated; the same report_id and JSON value again -> 200 with the first response."""
         raw = await request.json()
-        ctx = await reports.report_context(db_session, state.settings, partner, now, [raw])
+        ctx = await reports.report_context(db_session, settings, partner, now, [raw])
         outcome = await reports.ingest(db_session, ctx, raw)
         await settlement.settle(db_session, ctx)
         if outcome.error is not None:
             raise outcome.error
         if outcome.raw is not None:
-            return Response(content=outcome.raw.encode(), status_code=200, media_type=MediaType.JSON)
+            # The first response, stored serialized; the annotation documents what it holds.
+            return Response(content=outcome.raw.encode(), status_code=200, media_type=MediaType.JSON)  # type: ignore[arg-type]
         return _json(outcome.body, 201)
 
     @post(
@@ -314,7 +316,7 @@ class PartnerReportController(Controller):
     )
     async def batch(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
         partner: NamedDependency[Partner],
@@ -322,11 +324,11 @@ class PartnerReportController(Controller):
     ) -> BatchResponse:
         """Up to 500 reports, each judged on its own, results in order (more than 500 -> 413, none processed)."""
         raw_reports = await _reports_of(request)
-        if len(raw_reports) > state.settings.report_batch_max:
+        if len(raw_reports) > settings.report_batch_max:
             raise DomainError(
-                f"At most {state.settings.report_batch_max} reports per batch.", problem="batch-too-large", status=413
+                f"At most {settings.report_batch_max} reports per batch.", problem="batch-too-large", status=413
             )
-        ctx = await reports.report_context(db_session, state.settings, partner, now, raw_reports)
+        ctx = await reports.report_context(db_session, settings, partner, now, raw_reports)
         outcomes = await reports.ingest_many(db_session, ctx, raw_reports)
         await settlement.settle(db_session, ctx)
         results: list[dict[str, Any]] = []
@@ -337,6 +339,7 @@ class PartnerReportController(Controller):
             else:
                 result["total_g"] = outcome.total_g
             results.append(result)
+        # Serialized here; the annotation documents the schema of what it holds.
         return _json({"results": results}, 200)  # type: ignore[return-value]
 
     @get("/reports")
@@ -359,7 +362,7 @@ class PartnerReportController(Controller):
     )
     async def void(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         partner: NamedDependency[Partner],
         now: NamedDependency[datetime],
@@ -371,7 +374,7 @@ class PartnerReportController(Controller):
             data = VoidRequest.model_validate(await request.json())
         except ValidationError as exc:
             raise reports.validation_error(exc) from None
-        body = await voids.void_report(db_session, state.settings, partner, report_id, data.reason, now)
+        body = await voids.void_report(db_session, settings, partner, report_id, data.reason, now)
         return VoidResult(**body)
 
 

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from server.db import dialect_insert, new_id
+from server.db import dialect_insert, new_id, rowcount
 from server.errors import Conflict, NotFound
 from server.partners.models import GreenCode, Partner, PartnerLink
 from server.settings import Settings
@@ -20,11 +21,11 @@ from server.users.models import User
 
 async def lock_user(session: AsyncSession, user_id: str) -> None:
     """Serialize a user's writes: a row lock on PostgreSQL (SQLite writers already hold the lock)."""
-    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+    await session.execute(select(col(User.id)).where(col(User.id) == user_id).with_for_update())
 
 
 def _live(user_id: str, now: datetime) -> list[Any]:
-    return [GreenCode.user_id == user_id, GreenCode.redeemed_at.is_(None), GreenCode.expires_at > now]
+    return [col(GreenCode.user_id) == user_id, col(GreenCode.redeemed_at).is_(None), col(GreenCode.expires_at) > now]
 
 
 async def issue_green_code(session: AsyncSession, settings: Settings, user_id: str, now: datetime) -> GreenCode:
@@ -32,20 +33,22 @@ async def issue_green_code(session: AsyncSession, settings: Settings, user_id: s
     await lock_user(session, user_id)
     await session.execute(
         delete(GreenCode).where(
-            GreenCode.user_id == user_id,
-            GreenCode.expires_at < now - timedelta(seconds=settings.green_code_retention_s),
+            col(GreenCode.user_id) == user_id,
+            col(GreenCode.expires_at) < now - timedelta(seconds=settings.green_code_retention_s),
         )
     )
     live = list(
         (
             await session.execute(
-                select(GreenCode.id).where(*_live(user_id, now)).order_by(GreenCode.created_at, GreenCode.id)
+                select(col(GreenCode.id))
+                .where(*_live(user_id, now))
+                .order_by(col(GreenCode.created_at), col(GreenCode.id))
             )
         ).scalars()
     )
     excess = len(live) - (settings.green_code_max_live - 1)
     if excess > 0:
-        await session.execute(delete(GreenCode).where(GreenCode.id.in_(live[:excess])))
+        await session.execute(delete(GreenCode).where(col(GreenCode.id).in_(live[:excess])))
     for _ in range(5):
         code = GreenCode(
             code=str(10**17 + secrets.randbelow(9 * 10**17)),
@@ -68,7 +71,7 @@ async def newest_live_code(session: AsyncSession, settings: Settings, user_id: s
         await session.execute(
             select(GreenCode)
             .where(*_live(user_id, now))
-            .order_by(GreenCode.created_at.desc(), GreenCode.id.desc())
+            .order_by(col(GreenCode.created_at).desc(), col(GreenCode.id).desc())
             .limit(1)
         )
     ).scalar_one_or_none()
@@ -78,9 +81,9 @@ async def newest_live_code(session: AsyncSession, settings: Settings, user_id: s
 async def list_links(session: AsyncSession, user_id: str) -> list[tuple[PartnerLink, Partner]]:
     rows = await session.execute(
         select(PartnerLink, Partner)
-        .join(Partner, Partner.id == PartnerLink.partner_id)
-        .where(PartnerLink.user_id == user_id, PartnerLink.unlinked_at.is_(None))
-        .order_by(PartnerLink.linked_at.desc(), PartnerLink.id.desc())
+        .join(Partner, col(Partner.id) == col(PartnerLink.partner_id))
+        .where(col(PartnerLink.user_id) == user_id, col(PartnerLink.unlinked_at).is_(None))
+        .order_by(col(PartnerLink.linked_at).desc(), col(PartnerLink.id).desc())
     )
     return [(link, partner) for link, partner in rows.all()]
 
@@ -88,10 +91,14 @@ async def list_links(session: AsyncSession, user_id: str) -> list[tuple[PartnerL
 async def unlink(session: AsyncSession, user_id: str, partner_id: str, now: datetime) -> None:
     result = await session.execute(
         update(PartnerLink)
-        .where(PartnerLink.user_id == user_id, PartnerLink.partner_id == partner_id, PartnerLink.unlinked_at.is_(None))
+        .where(
+            col(PartnerLink.user_id) == user_id,
+            col(PartnerLink.partner_id) == partner_id,
+            col(PartnerLink.unlinked_at).is_(None),
+        )
         .values(unlinked_at=now)
     )
-    if result.rowcount == 0:
+    if rowcount(result) == 0:
         raise NotFound("You are not linked to that partner.", problem="link-not-found")
 
 
@@ -103,19 +110,19 @@ async def link_user(session: AsyncSession, partner_id: str, user_id: str, now: d
         .values(
             id=new_id(), partner_id=partner_id, user_id=user_id, user_ref=f"u_{secrets.token_hex(12)}", linked_at=now
         )
-        .on_conflict_do_nothing(index_elements=[PartnerLink.partner_id, PartnerLink.user_id])
+        .on_conflict_do_nothing(index_elements=[col(PartnerLink.partner_id), col(PartnerLink.user_id)])
     )
-    link = (
+    user_ref, unlinked_at = (
         await session.execute(
-            select(PartnerLink.user_ref, PartnerLink.unlinked_at).where(
-                PartnerLink.partner_id == partner_id, PartnerLink.user_id == user_id
+            select(col(PartnerLink.user_ref), col(PartnerLink.unlinked_at)).where(
+                col(PartnerLink.partner_id) == partner_id, col(PartnerLink.user_id) == user_id
             )
         )
     ).one()
-    if link.unlinked_at is not None:
+    if unlinked_at is not None:
         await session.execute(
             update(PartnerLink)
-            .where(PartnerLink.partner_id == partner_id, PartnerLink.user_id == user_id)
+            .where(col(PartnerLink.partner_id) == partner_id, col(PartnerLink.user_id) == user_id)
             .values(unlinked_at=None, linked_at=now)
         )
-    return link.user_ref
+    return user_ref

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import ActionType
 from server.crypto import SecretBox, new_secret
@@ -24,7 +25,9 @@ def new_key_id() -> str:
 
 async def _check_actions(session: AsyncSession, codes: list[str]) -> list[str]:
     codes = list(dict.fromkeys(codes))
-    found = {a.code: a for a in (await session.execute(select(ActionType).where(ActionType.code.in_(codes)))).scalars()}
+    found = {
+        a.code: a for a in (await session.execute(select(ActionType).where(col(ActionType.code).in_(codes)))).scalars()
+    }
     bad = [c for c in codes if c not in found or found[c].retired_at is not None or found[c].verification != "partner"]
     if bad:
         raise Unprocessable(
@@ -54,7 +57,7 @@ async def create_partner(
 ) -> tuple[Partner, str, str, str | None]:
     """A partner and its first key: (partner, key_id, secret, webhook_secret); secrets shown once."""
     actions = await _check_actions(session, data.allowed_actions)
-    taken = (await session.execute(select(Partner.id).where(Partner.name == data.name))).first()
+    taken = (await session.execute(select(col(Partner.id)).where(col(Partner.name) == data.name))).first()
     if taken:
         raise Conflict("A partner with that name exists.", problem="partner-name-taken")
     webhook_secret = None
@@ -80,7 +83,7 @@ async def update_partner(
     partner = await get_partner(session, partner_id)
     webhook_secret = None
     if data.name is not None and data.name != partner.name:
-        taken = (await session.execute(select(Partner.id).where(Partner.name == data.name))).first()
+        taken = (await session.execute(select(col(Partner.id)).where(col(Partner.name) == data.name))).first()
         if taken:
             raise Conflict("A partner with that name exists.", problem="partner-name-taken")
         partner.name = data.name
@@ -101,7 +104,7 @@ async def update_partner(
 async def revoke_key(session: AsyncSession, partner_id: str, key_id: str, now: datetime) -> None:
     key = (
         await session.execute(
-            select(PartnerKey).where(PartnerKey.key_id == key_id, PartnerKey.partner_id == partner_id)
+            select(PartnerKey).where(col(PartnerKey.key_id) == key_id, col(PartnerKey.partner_id) == partner_id)
         )
     ).scalar_one_or_none()
     if key is None:
@@ -113,13 +116,13 @@ async def revoke_key(session: AsyncSession, partner_id: str, key_id: str, now: d
 
 
 async def list_partners(session: AsyncSession) -> list[Partner]:
-    return list((await session.execute(select(Partner).order_by(Partner.name))).scalars())
+    return list((await session.execute(select(Partner).order_by(col(Partner.name)))).scalars())
 
 
 async def list_keys(session: AsyncSession, partner_id: str) -> list[PartnerKey]:
     """The partner's signing keys, revoked ones included (404 for an unknown partner)."""
     await get_partner(session, partner_id)
     rows = await session.execute(
-        select(PartnerKey).where(PartnerKey.partner_id == partner_id).order_by(PartnerKey.created_at)
+        select(PartnerKey).where(col(PartnerKey.partner_id) == partner_id).order_by(col(PartnerKey.created_at))
     )
     return list(rows.scalars())

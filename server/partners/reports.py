@@ -20,9 +20,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import ActionType
-from server.db import dialect_insert, new_id
+from server.db import dialect_insert, new_id, table_of
 from server.errors import BadRequest, Conflict, DomainError, Forbidden, Unprocessable, problem_body
 from server.pagination import newest_first, page_of
 from server.partners.canonical_json import body_hash
@@ -92,30 +93,30 @@ async def report_context(
         now=now,
         actions={
             a.code: a
-            for a in (await session.execute(select(ActionType).where(ActionType.retired_at.is_(None)))).scalars()
+            for a in (await session.execute(select(ActionType).where(col(ActionType.retired_at).is_(None)))).scalars()
         },
     )
     for chunk in _chunks(_strings(raw_reports, "report_id", _REPORT_ID)):
         rows = await session.execute(
             select(PartnerReport).where(
-                PartnerReport.partner_id == partner.id,
-                PartnerReport.report_id.in_(chunk),
-                PartnerReport.response.is_not(None),
+                col(PartnerReport.partner_id) == partner.id,
+                col(PartnerReport.report_id).in_(chunk),
+                col(PartnerReport.response).is_not(None),
             )
         )
         ctx.known.update({r.report_id: r for r in rows.scalars()})
     for chunk in _chunks(_strings(raw_reports, "user_ref", _USER_REF)):
         rows = await session.execute(
-            select(PartnerLink.user_ref, PartnerLink.unlinked_at, User)
-            .join(User, User.id == PartnerLink.user_id)
-            .where(PartnerLink.partner_id == partner.id, PartnerLink.user_ref.in_(chunk))
+            select(col(PartnerLink.user_ref), col(PartnerLink.unlinked_at), User)
+            .join(User, col(User.id) == col(PartnerLink.user_id))
+            .where(col(PartnerLink.partner_id) == partner.id, col(PartnerLink.user_ref).in_(chunk))
         )
         ctx.links.update({row.user_ref: (row.User, row.unlinked_at) for row in rows})
     for chunk in _chunks(_strings(raw_reports, "green_code", _GREEN_CODE)):
         rows = await session.execute(
-            select(GreenCode.code, GreenCode.id, GreenCode.redeemed_at, GreenCode.expires_at, User)
-            .join(User, User.id == GreenCode.user_id)
-            .where(GreenCode.code.in_(chunk))
+            select(col(GreenCode.code), col(GreenCode.id), col(GreenCode.redeemed_at), col(GreenCode.expires_at), User)
+            .join(User, col(User.id) == col(GreenCode.user_id))
+            .where(col(GreenCode.code).in_(chunk))
         )
         ctx.codes.update({row.code: row for row in rows})
     return ctx
@@ -208,7 +209,7 @@ async def ingest(session: AsyncSession, ctx: ReportContext, raw: Any) -> Outcome
         try:
             return await _accept(session, ctx, data, digest, pk)
         except DomainError:
-            await session.execute(delete(PartnerReport).where(PartnerReport.id == pk))
+            await session.execute(delete(PartnerReport).where(col(PartnerReport.id) == pk))
             raise
     except DomainError as error:
         return _refused(data.report_id, error)
@@ -243,7 +244,7 @@ async def ingest_many(session: AsyncSession, ctx: ReportContext, raws: list[Any]
                 refused.append(pk)
             outcomes[index] = _refused(data.report_id, error)
     for chunk in _chunks(refused):
-        await session.execute(delete(PartnerReport).where(PartnerReport.id.in_(chunk)))
+        await session.execute(delete(PartnerReport).where(col(PartnerReport.id).in_(chunk)))
     for index in later:
         outcomes[index] = await ingest(session, ctx, raws[index])
     return [outcome for outcome in outcomes if outcome is not None]
@@ -257,26 +258,24 @@ async def _claim_many(
     A concurrent request holding the same id makes this wait on the unique index, then skip it.
     Rows go in report_id order, so two batches naming the same ids lock them in the same order.
     """
-    rows = sorted(
-        (
-            {
-                "id": new_id(),
-                "partner_id": ctx.partner.id,
-                "report_id": data.report_id,
-                "body_hash": digest or "",
-                "total_g": 0,
-                "created_at": ctx.now,
-            }
-            for data, digest in reports
-        ),
-        key=lambda row: row["report_id"],
-    )
+    rows: list[dict[str, Any]] = [
+        {
+            "id": new_id(),
+            "partner_id": ctx.partner.id,
+            "report_id": data.report_id,
+            "body_hash": digest or "",
+            "total_g": 0,
+            "created_at": ctx.now,
+        }
+        for data, digest in reports
+    ]
+    rows.sort(key=lambda row: row["report_id"])
     if not rows:
         return {}
     statement = (
-        dialect_insert(session)(PartnerReport.__table__)
-        .on_conflict_do_nothing(index_elements=[PartnerReport.partner_id, PartnerReport.report_id])
-        .returning(PartnerReport.report_id, PartnerReport.id)
+        dialect_insert(session)(table_of(PartnerReport))
+        .on_conflict_do_nothing(index_elements=[col(PartnerReport.partner_id), col(PartnerReport.report_id)])
+        .returning(col(PartnerReport.report_id), col(PartnerReport.id))
     )
     return {row.report_id: row.id for row in await session.execute(statement, rows)}
 
@@ -285,7 +284,7 @@ async def _claimed_by_another(session: AsyncSession, ctx: ReportContext, report_
     existing = (
         await session.execute(
             select(PartnerReport).where(
-                PartnerReport.partner_id == ctx.partner.id, PartnerReport.report_id == report_id
+                col(PartnerReport.partner_id) == ctx.partner.id, col(PartnerReport.report_id) == report_id
             )
         )
     ).scalar_one()
@@ -342,14 +341,14 @@ async def _resolve_user(session: AsyncSession, ctx: ReportContext, data: ReportR
         raise Unprocessable(
             f"occurred_at is more than {settings.report_max_age_days} days old.", problem="occurred-at-too-old"
         )
-    if code is None:
+    if code is None:  # then user_ref is set (asserted above)
         return user, data.user_ref  # type: ignore[return-value]
     redeemed = (
         await session.execute(
             update(GreenCode)
-            .where(GreenCode.id == code.id, GreenCode.redeemed_at.is_(None), GreenCode.expires_at > now)
+            .where(col(GreenCode.id) == code.id, col(GreenCode.redeemed_at).is_(None), col(GreenCode.expires_at) > now)
             .values(redeemed_at=now, redeemed_by=partner.id)
-            .returning(GreenCode.id)
+            .returning(col(GreenCode.id))
         )
     ).scalar()
     if redeemed is None:  # an earlier report (in this batch or a concurrent request) took it
@@ -362,6 +361,8 @@ async def _resolve_user(session: AsyncSession, ctx: ReportContext, data: ReportR
 async def list_reports(
     session: AsyncSession, partner_id: str, cursor: str | None, limit: int
 ) -> tuple[list[PartnerReport], str | None]:
-    query = select(PartnerReport).where(PartnerReport.partner_id == partner_id, PartnerReport.response.is_not(None))
-    rows = list((await session.execute(newest_first(query, PartnerReport.id, cursor, limit))).scalars())
+    query = select(PartnerReport).where(
+        col(PartnerReport.partner_id) == partner_id, col(PartnerReport.response).is_not(None)
+    )
+    rows = list((await session.execute(newest_first(query, col(PartnerReport.id), cursor, limit))).scalars())
     return page_of(rows, limit)

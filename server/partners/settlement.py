@@ -13,9 +13,10 @@ from typing import Any
 
 from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import ActionType
-from server.db import dialect_name, for_each_dialect, new_id
+from server.db import dialect_name, for_each_dialect, new_id, table_of
 from server.energy import balls as energy
 from server.energy.models import ActionRecord
 from server.errors import Conflict
@@ -52,23 +53,23 @@ def capped_energy(action: ActionType, quantity: int, day: Any, month: Any) -> tu
     return units, grams, capped
 
 
-_USAGE_KEY = [ActionUsage.user_id, ActionUsage.action_code, ActionUsage.period]
+_USAGE_KEY = [col(ActionUsage.user_id), col(ActionUsage.action_code), col(ActionUsage.period)]
 
 
 def _lock_usage_rows(insert: Any) -> Any:
     """Create the missing usage rows and lock them all; a conflict changes nothing but takes the
     row lock and returns the row."""
-    statement = insert(ActionUsage.__table__).on_conflict_do_update(
-        index_elements=_USAGE_KEY, set_={"units": ActionUsage.units}
+    statement = insert(table_of(ActionUsage)).on_conflict_do_update(
+        index_elements=_USAGE_KEY, set_={"units": col(ActionUsage.units)}
     )
-    return statement.returning(*_USAGE_KEY, ActionUsage.units, ActionUsage.grams)
+    return statement.returning(*_USAGE_KEY, col(ActionUsage.units), col(ActionUsage.grams))
 
 
 def _store_usage_rows(insert: Any) -> Any:
     """Write the locked usage rows back as an upsert of the new values: it goes as multi-row
     statements, where the executemany UPDATE by key it replaced was an order of magnitude slower on
     PostgreSQL (docs/benchmarks.md)."""
-    statement = insert(ActionUsage.__table__)
+    statement = insert(table_of(ActionUsage))
     return statement.on_conflict_do_update(
         index_elements=_USAGE_KEY, set_={"units": statement.excluded.units, "grams": statement.excluded.grams}
     )
@@ -104,7 +105,7 @@ async def settle(session: AsyncSession, ctx: ReportContext) -> None:
     users: dict[str, User] = {}
     results: list[tuple[Accepted, list[dict[str, Any]]]] = []
     for acc in pending:
-        awarded = []
+        awarded: list[dict[str, Any]] = []
         for item in acc.data.items:
             action = ctx.actions[item.action]
             periods = _periods(action, acc.occurred_day)
@@ -151,18 +152,18 @@ async def settle(session: AsyncSession, ctx: ReportContext) -> None:
     records: list[dict[str, Any]] = []
     reports: list[dict[str, Any]] = []
     for acc, awarded in results:
-        for item in awarded:
+        for entry in awarded:
             records.append(
                 {
                     "id": new_id(),
                     "user_id": acc.user.id,
-                    "action_code": item["action"],
-                    "quantity": item["quantity"],
-                    "energy_g": item["energy_g"],
-                    "capped": item["capped"],
+                    "action_code": entry["action"],
+                    "quantity": entry["quantity"],
+                    "energy_g": entry["energy_g"],
+                    "capped": entry["capped"],
                     "source": "partner",
                     "local_day": acc.occurred_day,
-                    "ball_id": ball_ids[(acc.user.id, item["action"])] if item["energy_g"] else None,
+                    "ball_id": ball_ids[(acc.user.id, entry["action"])] if entry["energy_g"] else None,
                     "report_id": acc.pk,
                     "occurred_at": acc.data.occurred_at,
                     "created_at": now,
@@ -185,6 +186,6 @@ async def settle(session: AsyncSession, ctx: ReportContext) -> None:
         for replay in acc.replays:
             replay.raw, replay.total_g = stored, total
     if records:  # Core: the ORM's bulk insert would split rows at every change of NULL columns
-        await session.execute(insert(ActionRecord.__table__), records)
+        await session.execute(insert(table_of(ActionRecord)), records)
     await session.execute(update(PartnerReport), reports)
     ctx.pending = []

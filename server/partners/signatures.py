@@ -18,13 +18,15 @@ from typing import Any
 from litestar import Request
 from litestar.datastructures import State
 from litestar.di import NamedDependency
+from litestar.types import Scope
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.crypto import SecretBox
+from server.dependencies import app_services
 from server.errors import Unauthorized
 from server.partners.models import Partner, PartnerKey
-from server.settings import Settings
 
 TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 KEY_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
@@ -42,7 +44,7 @@ def sign(secret: str, timestamp: str, method: str, path_and_query: str, body: by
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def path_as_sent(scope: Any) -> str:
+def path_as_sent(scope: Scope) -> str:
     """The request target as the client sent it: the raw path, then `?` and the query if any."""
     raw = scope.get("raw_path") or scope["path"].encode()
     raw_path, _, embedded_query = raw.partition(b"?")  # some clients put the query in raw_path
@@ -64,7 +66,7 @@ async def provide_partner(
     now: NamedDependency[datetime],
 ) -> Partner:
     """The partner whose key signed this request, or 401."""
-    settings: Settings = state.settings
+    settings = app_services(state).settings
     key_id = request.headers.get("canopy-key-id", "")
     timestamp = request.headers.get("canopy-timestamp", "")
     header = request.headers.get("canopy-signature", "")
@@ -86,9 +88,9 @@ async def provide_partner(
 
     row = (
         await db_session.execute(
-            select(PartnerKey.secret, Partner)
-            .join(Partner, Partner.id == PartnerKey.partner_id)
-            .where(PartnerKey.key_id == key_id, PartnerKey.revoked_at.is_(None))
+            select(col(PartnerKey.secret), Partner)
+            .join(Partner, col(Partner.id) == col(PartnerKey.partner_id))
+            .where(col(PartnerKey.key_id) == key_id, col(PartnerKey.revoked_at).is_(None))
         )
     ).first()
     if row is None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.energy.models import ActionRecord
 from server.errors import Conflict, NotFound
@@ -28,9 +29,9 @@ async def void_report(
         await session.execute(
             select(PartnerReport)
             .where(
-                PartnerReport.partner_id == partner.id,
-                PartnerReport.report_id == report_id,
-                PartnerReport.response.is_not(None),
+                col(PartnerReport.partner_id) == partner.id,
+                col(PartnerReport.report_id) == report_id,
+                col(PartnerReport.response).is_not(None),
             )
             .with_for_update()
         )
@@ -38,12 +39,15 @@ async def void_report(
     if report is None or report.user_id is None:
         raise NotFound("No such report.", problem="report-not-found")
     if report.void_response is not None:
-        return json.loads(report.void_response)
+        stored: dict[str, Any] = json.loads(report.void_response)
+        return stored
     if now > report.created_at + timedelta(days=settings.void_window_days):
         raise Conflict(f"A report can be voided within {settings.void_window_days} days.", problem="void-window-closed")
     records = (
         await session.execute(
-            select(ActionRecord.ball_id, ActionRecord.energy_g).where(ActionRecord.report_id == report.id)
+            select(col(ActionRecord.ball_id), col(ActionRecord.energy_g)).where(
+                col(ActionRecord.report_id) == report.id
+            )
         )
     ).all()
     per_ball: dict[str, int] = {}
@@ -53,7 +57,9 @@ async def void_report(
     balls = {
         b.id: b
         for b in (
-            await session.execute(select(Ball.id, Ball.amount_g, Ball.stolen_g).where(Ball.id.in_(list(per_ball))))
+            await session.execute(
+                select(col(Ball.id), col(Ball.amount_g), col(Ball.stolen_g)).where(col(Ball.id).in_(list(per_ball)))
+            )
         ).all()
     }
     wanted = []
@@ -63,9 +69,10 @@ async def void_report(
         share = ball.stolen_g * grams // ball.amount_g if ball.amount_g else 0
         wanted.append((ball_id, grams - share))
     taken = await ledger.clawback(session, report.user_id, wanted, now=now, reference=report.id)
+    voided_g = sum(grams for _, grams in wanted)
     body = {
         "report_id": report.report_id,
-        "voided_g": sum(grams for _, grams in wanted),
+        "voided_g": voided_g,
         "from_ball_g": taken.from_ball_g,
         "from_expired_g": taken.from_expired_g,
         "from_balance_g": taken.from_balance_g,
@@ -75,7 +82,7 @@ async def void_report(
     report.void_response = json.dumps(body, separators=(",", ":"))
     session.add(report)
     await session.flush()
-    await add_feed_item(session, report.user_id, "report.voided", amount_g=body["voided_g"], now=now)
+    await add_feed_item(session, report.user_id, "report.voided", amount_g=voided_g, now=now)
     if partner.webhook_url:
         await webhooks.enqueue(
             session,

@@ -21,6 +21,7 @@ from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import OperatorController, bearer_token
+from server.dependencies import app_services
 from server.errors import BadRequest, DomainError, Forbidden, Unauthorized, Unprocessable, problems
 from server.memory import MemoryBudget
 from server.openapi import documented_body
@@ -41,7 +42,7 @@ from server.planting.schemas import (
     RejectionsRequest,
 )
 from server.settings import Settings
-from server.throttle import Throttle, client_address
+from server.throttle import client_address
 from server.users.security import read_access_token
 from server.validation import ResourceId
 
@@ -64,11 +65,11 @@ def _unauthorized() -> Unauthorized:
 async def provide_current_ngo(
     state: State, request: ASGIConnection[Any, Any, Any, Any], db_session: NamedDependency[AsyncSession]
 ) -> Ngo:
-    settings: Settings = state.settings
+    services = app_services(state)
+    settings, throttle = services.settings, services.throttle
     token = bearer_token(request)
     if token is None:
         raise _unauthorized()
-    throttle: Throttle = state.throttle
     address = client_address(request)
     await throttle.check_credential(address)
     if token.startswith("ngo_"):
@@ -129,22 +130,20 @@ class NgoController(Controller):
     @post("/orders/{order_id:str}/plantings", status_code=200)
     async def plantings(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_ngo: NamedDependency[Ngo],
         now: NamedDependency[datetime],
         order_id: FromPath[ResourceId],
         data: JSONBody[PlantingsRequest],
     ) -> dict[str, Any]:
-        results = await plantings.record_plantings(
-            db_session, current_ngo.id, order_id, data.plantings, state.settings, now
-        )
+        results = await plantings.record_plantings(db_session, current_ngo.id, order_id, data.plantings, settings, now)
         return ItemResults(results=results).model_dump(mode="json", exclude_none=True)
 
     @post("/orders/{order_id:str}/rejections", status_code=200)
     async def rejections(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_ngo: NamedDependency[Ngo],
         now: NamedDependency[datetime],
@@ -152,7 +151,7 @@ class NgoController(Controller):
         data: JSONBody[RejectionsRequest],
     ) -> dict[str, Any]:
         results = await plantings.record_rejections(
-            db_session, current_ngo.id, order_id, data.rejections, state.settings, now
+            db_session, current_ngo.id, order_id, data.rejections, settings, now
         )
         return ItemResults(results=results).model_dump(mode="json", exclude_none=True)
 
@@ -165,14 +164,14 @@ class NgoController(Controller):
     )
     async def upload_photo(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
+        photo_memory: NamedDependency[MemoryBudget],
         db_session: NamedDependency[AsyncSession],
         current_ngo: NamedDependency[Ngo],
         now: NamedDependency[datetime],
         data: MultipartBody[dict[str, Any]],
     ) -> PhotoPublic:
         """JPEG or PNG in the multipart field `file`: at most 10 MB and 40 megapixels."""
-        settings: Settings = state.settings
         upload = data.get("file") if isinstance(data, dict) else None
         unknown = sorted(set(data) - {"file"}) if isinstance(data, dict) else []
         if unknown:  # as for JSON bodies: a field the server would ignore is refused
@@ -192,13 +191,12 @@ class NgoController(Controller):
         decode = await anyio.to_thread.run_sync(
             lambda: photos.open_photo(raw, max_pixels=max_pixels, thumbnail_px=thumbnail_px)
         )
-        budget: MemoryBudget = state.photo_memory
-        if not budget.fits(decode.memory_bytes):
+        if not photo_memory.fits(decode.memory_bytes):
             raise Unprocessable(
                 "Decoding this photo would take more memory than the server allows one photo.",
                 problem="photo-too-large",
             )
-        async with budget.reserve(decode.memory_bytes):
+        async with photo_memory.reserve(decode.memory_bytes):
             processed = await anyio.to_thread.run_sync(decode.run)
         return await photo_store.save_photo(db_session, current_ngo.id, processed, settings, now)
 
@@ -233,26 +231,26 @@ class AdminNgoController(OperatorController):
     )
     async def create(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         data: JSONBody[NgoCreate],
     ) -> dict[str, Any]:
         """Create an NGO with its first API key (and webhook secret): both are shown only here."""
-        ngo, key, secret = await ngos.create_ngo(db_session, data, state.settings, now)
+        ngo, key, secret = await ngos.create_ngo(db_session, data, settings, now)
         created = NgoCreated(id=ngo.id, name=ngo.name, key_id=key.key_id, api_key=key.api_key, webhook_secret=secret)
         return created.model_dump(mode="json", exclude_none=True)
 
     @patch("/{ngo_id:str}", responses=problems(409, 422))
     async def update(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         ngo_id: FromPath[ResourceId],
         data: JSONBody[NgoUpdate],
     ) -> dict[str, Any]:
         """Change the name, contact or webhook URL (a new URL answers a new webhook_secret, once)."""
-        ngo = await ngos.update_ngo(db_session, ngo_id, data, state.settings)
+        ngo = await ngos.update_ngo(db_session, ngo_id, data, settings)
         return ngo.model_dump(mode="json", exclude_none=True) | {"webhook_url": ngo.webhook_url}
 
     @get("/{ngo_id:str}")

@@ -17,20 +17,23 @@ queued.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, insert, literal, select, update
+from sqlalchemy import Row, case, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import Project
 from server.catalog.seasons import current_window
 from server.catalog.service import ordered_in_window
-from server.db import new_id
+from server.clock import Clock
+from server.db import Database, new_id
 from server.feed.service import add_feed_items_from
 from server.planting.models import Ngo, OrderStatus, PlantingOrder
 from server.planting.orders import notify
+from server.settings import Settings
 from server.trees.models import Tree, TreeStatus
 
 # Test hook: called with the ids of the orders just committed after each transaction (a test
@@ -47,7 +50,7 @@ class _NoOrder(Exception):
 
 def _queued(project_id: str) -> Any:
     """Queued trees of a project: exactly the partial index `ix_trees_queued` (project_id, queued_at)."""
-    return (Tree.project_id == project_id, Tree.status == TreeStatus.QUEUED)
+    return (col(Tree.project_id) == project_id, col(Tree.status) == TreeStatus.QUEUED)
 
 
 async def _claim(
@@ -70,9 +73,9 @@ async def _claim(
     items, so the claimed trees are not read a second time.
     """
     picked = (
-        select(Tree.id, Tree.queued_at)
+        select(col(Tree.id), col(Tree.queued_at))
         .where(*queued)
-        .order_by(Tree.queued_at)
+        .order_by(col(Tree.queued_at))
         .limit(limit)
         .cte("picked")
         .prefix_with("MATERIALIZED", dialect="postgresql")
@@ -84,7 +87,7 @@ async def _claim(
     order_of = case({i: literal(order_id) for i, order_id in enumerate(order_ids)}, value=numbered.c.bucket)
     claim = (
         update(Tree)
-        .where(Tree.id == numbered.c.id, *_queued(project_id), Tree.order_id.is_(None))
+        .where(col(Tree.id) == numbered.c.id, *_queued(project_id), col(Tree.order_id).is_(None))
         .values(status=TreeStatus.ORDERED, order_id=order_of, ordered_at=now)
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
@@ -94,7 +97,7 @@ async def _claim(
         await session.execute(
             select(func.set_config("enable_hashjoin", "off", True), func.set_config("enable_mergejoin", "off", True))
         )
-        claimed = claim.returning(Tree.user_id, Tree.id).cte("claimed")
+        claimed = claim.returning(col(Tree.user_id), col(Tree.id)).cte("claimed")
         await add_feed_items_from(
             session, select(claimed.c.user_id, claimed.c.id.label("tree_id")), "tree.ordered", now=now
         )
@@ -102,14 +105,14 @@ async def _claim(
     await session.execute(claim.execution_options(synchronize_session=False))
     await add_feed_items_from(
         session,
-        select(Tree.user_id, Tree.id.label("tree_id")).where(Tree.order_id.in_(order_ids)),
+        select(col(Tree.user_id), col(Tree.id).label("tree_id")).where(col(Tree.order_id).in_(order_ids)),
         "tree.ordered",
         now=now,
     )
 
 
 async def _orders_due(
-    session: AsyncSession, queued: tuple[Any, ...], limit: int, size: int, cutoff: datetime, settings: Any
+    session: AsyncSession, queued: tuple[Any, ...], limit: int, size: int, cutoff: datetime, settings: Settings
 ) -> int:
     """How many trees to claim (at most `limit`) so that every order they make is due.
 
@@ -117,22 +120,24 @@ async def _orders_due(
     `cutoff`; only the last, partly filled order can fall short, and then it stays queued.
     """
     available = (
-        await session.execute(select(func.count()).select_from(select(Tree.id).where(*queued).limit(limit).subquery()))
+        await session.execute(
+            select(func.count()).select_from(select(col(Tree.id)).where(*queued).limit(limit).subquery())
+        )
     ).scalar_one()
     full, rest = divmod(available, size)
     if 0 < rest < settings.order_min_trees:
         first_of_last = (
             await session.execute(
-                select(Tree.queued_at).where(*queued).order_by(Tree.queued_at).offset(full * size).limit(1)
+                select(col(Tree.queued_at)).where(*queued).order_by(col(Tree.queued_at)).offset(full * size).limit(1)
             )
         ).scalar_one()
-        if first_of_last > cutoff:
+        if first_of_last is not None and first_of_last > cutoff:
             return full * size
     return available
 
 
 async def _issue_some(
-    session: AsyncSession, project_id: str, clock: Any, settings: Any, after: datetime | None
+    session: AsyncSession, project_id: str, clock: Clock, settings: Settings, after: datetime | None
 ) -> tuple[list[str], int, datetime] | None:
     """Issue the project's next orders (up to `order_batch_orders`) in this transaction, or None
     when none is due: (order ids, trees ordered, newest `queued_at` ordered).
@@ -144,17 +149,17 @@ async def _issue_some(
     run has an older `queued_at`; the next run orders it.
     """
     now = await clock.now(session)
-    project = (
+    found = (
         await session.execute(
-            select(Project, Ngo.webhook_url)
-            .join(Ngo, Ngo.id == Project.ngo_id)
-            .where(Project.id == project_id, Project.status == "active")
+            select(Project, col(Ngo.webhook_url))
+            .join(Ngo, col(Ngo.id) == col(Project.ngo_id))
+            .where(col(Project.id) == project_id, col(Project.status) == "active")
             .with_for_update(of=Project, key_share=True)
         )
     ).one_or_none()
-    if project is None:
+    if found is None:
         return None
-    project, webhook_url = project
+    project, webhook_url = found
     window = current_window(project.seasons, now.date())
     if window is None:
         return None
@@ -162,7 +167,7 @@ async def _issue_some(
     if remaining <= 0:
         return None
     size = settings.order_max_trees
-    queued = _queued(project.id) + ((Tree.queued_at >= after,) if after is not None else ())
+    queued = _queued(project.id) + ((col(Tree.queued_at) >= after,) if after is not None else ())
     # Up to `order_batch_orders` orders; the remaining capacity may cut the last one short.
     cutoff = now - timedelta(days=settings.order_max_wait_days)
     limit = await _orders_due(
@@ -176,13 +181,13 @@ async def _issue_some(
     issued = (
         await session.execute(
             select(
-                Tree.order_id,
+                col(Tree.order_id),
                 func.count().label("trees"),
-                func.min(Tree.queued_at).label("oldest"),
-                func.max(Tree.queued_at).label("newest"),
+                func.min(col(Tree.queued_at)).label("oldest"),
+                func.max(col(Tree.queued_at)).label("newest"),
             )
-            .where(Tree.order_id.in_(order_ids))
-            .group_by(Tree.order_id)
+            .where(col(Tree.order_id).in_(order_ids))
+            .group_by(col(Tree.order_id))
         )
     ).all()
     if len(issued) < len(order_ids) or any(
@@ -212,10 +217,14 @@ async def _issue_some(
     return order_ids, sum(row.trees for row in issued), max(row.newest for row in issued)
 
 
-async def batch_planting_orders(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def batch_planting_orders(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     async with database.read_sessions() as session:
         project_ids = list(
-            (await session.execute(select(Project.id).where(Project.status == "active").order_by(Project.id))).scalars()
+            (
+                await session.execute(
+                    select(col(Project.id)).where(col(Project.status) == "active").order_by(col(Project.id))
+                )
+            ).scalars()
         )
     orders = trees = 0
     for project_id in project_ids:
@@ -233,10 +242,10 @@ async def batch_planting_orders(database: Any, clock: Any, settings: Any) -> dic
             after = issued[2]
             if after_order_committed is not None:
                 after_order_committed(issued[0])
-    return {"job": "batch-planting-orders", "orders_created": orders, "trees_ordered": trees}
+    return {"orders_created": orders, "trees_ordered": trees}
 
 
-async def order_reminders(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def order_reminders(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     """Orders still not acknowledged `order_ack_days` after issue get `overdue` and one event."""
     flagged = 0
     while True:
@@ -245,31 +254,34 @@ async def order_reminders(database: Any, clock: Any, settings: Any) -> dict[str,
             due = list(
                 (
                     await session.execute(
-                        select(PlantingOrder.id)
+                        select(col(PlantingOrder.id))
                         .where(
-                            PlantingOrder.status == OrderStatus.ISSUED,
-                            PlantingOrder.overdue.is_(False),
-                            PlantingOrder.issued_at <= now - timedelta(days=settings.order_ack_days),
+                            col(PlantingOrder.status) == OrderStatus.ISSUED,
+                            col(PlantingOrder.overdue).is_(False),
+                            col(PlantingOrder.issued_at) <= now - timedelta(days=settings.order_ack_days),
                         )
-                        .order_by(PlantingOrder.id)
+                        .order_by(col(PlantingOrder.id))
                         .limit(REMINDER_CHUNK)
                         .with_for_update(skip_locked=True)
                     )
                 ).scalars()
             )
-            rows = []
+            rows: Sequence[Row[str, str, str, datetime]] = []
             if due:
                 rows = (
                     await session.execute(
                         update(PlantingOrder)
                         .where(
-                            PlantingOrder.id.in_(due),
-                            PlantingOrder.status == OrderStatus.ISSUED,
-                            PlantingOrder.overdue.is_(False),
+                            col(PlantingOrder.id).in_(due),
+                            col(PlantingOrder.status) == OrderStatus.ISSUED,
+                            col(PlantingOrder.overdue).is_(False),
                         )
                         .values(overdue=True)
                         .returning(
-                            PlantingOrder.id, PlantingOrder.ngo_id, PlantingOrder.project_id, PlantingOrder.issued_at
+                            col(PlantingOrder.id),
+                            col(PlantingOrder.ngo_id),
+                            col(PlantingOrder.project_id),
+                            col(PlantingOrder.issued_at),
                         )
                         .execution_options(synchronize_session=False)
                     )
@@ -285,4 +297,4 @@ async def order_reminders(database: Any, clock: Any, settings: Any) -> dict[str,
         if not rows:
             break
         flagged += len(rows)
-    return {"job": "order-reminders", "orders_overdue": flagged}
+    return {"orders_overdue": flagged}

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.crypto import SecretBox, hash_api_key, new_secret
 from server.errors import Conflict, NotFound
@@ -40,9 +41,9 @@ def _set_webhook(ngo: Ngo, url: str, settings: Settings) -> str:
 
 
 async def _name_free(session: AsyncSession, name: str, ngo_id: str | None = None) -> None:
-    query = select(Ngo.id).where(func.lower(Ngo.name) == name.lower())
+    query = select(col(Ngo.id)).where(func.lower(col(Ngo.name)) == name.lower())
     if ngo_id is not None:
-        query = query.where(Ngo.id != ngo_id)
+        query = query.where(col(Ngo.id) != ngo_id)
     if (await session.execute(query)).first():
         raise Conflict("An NGO with this name exists.", problem="ngo-name-taken")
 
@@ -92,7 +93,7 @@ async def update_ngo(session: AsyncSession, ngo_id: str, data: NgoUpdate, settin
 
 async def list_keys(session: AsyncSession, ngo_id: str) -> list[NgoKeyPublic]:
     await get_ngo(session, ngo_id)
-    rows = await session.execute(select(NgoKey).where(NgoKey.ngo_id == ngo_id).order_by(NgoKey.created_at))
+    rows = await session.execute(select(NgoKey).where(col(NgoKey.ngo_id) == ngo_id).order_by(col(NgoKey.created_at)))
     return [NgoKeyPublic(key_id=k.key_id, created_at=k.created_at, revoked_at=k.revoked_at) for k in rows.scalars()]
 
 
@@ -104,7 +105,7 @@ async def create_key(session: AsyncSession, ngo_id: str, now: datetime) -> NgoKe
 async def revoke_key(session: AsyncSession, ngo_id: str, key_id: str, now: datetime) -> None:
     """Revoke a key (repeating it changes nothing); an unknown key or another NGO's -> 404."""
     key = (
-        await session.execute(select(NgoKey).where(NgoKey.key_id == key_id, NgoKey.ngo_id == ngo_id))
+        await session.execute(select(NgoKey).where(col(NgoKey.key_id) == key_id, col(NgoKey.ngo_id) == ngo_id))
     ).scalar_one_or_none()
     if key is None:
         raise NotFound("No such key for this NGO.", problem="ngo-key-not-found")
@@ -121,7 +122,7 @@ async def authenticate(session: AsyncSession, api_key: str) -> Ngo | None:
     return (
         await session.execute(
             select(Ngo)
-            .join(NgoKey, NgoKey.ngo_id == Ngo.id)
-            .where(NgoKey.key_hash == hash_api_key(api_key), NgoKey.revoked_at.is_(None))
+            .join(NgoKey, col(NgoKey.ngo_id) == col(Ngo.id))
+            .where(col(NgoKey.key_hash) == hash_api_key(api_key), col(NgoKey.revoked_at).is_(None))
         )
     ).scalar_one_or_none()

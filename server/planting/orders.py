@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import Project, Species
 from server.errors import NotFound
@@ -40,10 +41,10 @@ async def order_summary(session: AsyncSession, order: PlantingOrder) -> OrderSum
 async def order_public(session: AsyncSession, order: PlantingOrder) -> OrderPublic:
     """The single view: the order with its trees (at most one order's worth)."""
     rows = await session.execute(
-        select(Tree.id, Species.common_name, Tree.status)
-        .join(Species, Species.id == Tree.species_id)
-        .where(Tree.order_id == order.id)
-        .order_by(Tree.queued_at, Tree.id)
+        select(col(Tree.id), col(Species.common_name), col(Tree.status))
+        .join(Species, col(Species.id) == col(Tree.species_id))
+        .where(col(Tree.order_id) == order.id)
+        .order_by(col(Tree.queued_at), col(Tree.id))
     )
     trees = [OrderTree(id=row.id, species=row.common_name, status=row.status) for row in rows]
     return OrderPublic(**(await order_summary(session, order)).model_dump(), trees=trees)
@@ -54,16 +55,16 @@ async def list_orders(
 ) -> tuple[list[OrderSummary], str | None]:
     query: Select[Any] = select(PlantingOrder)
     if ngo_id is not None:
-        query = query.where(PlantingOrder.ngo_id == ngo_id)
+        query = query.where(col(PlantingOrder.ngo_id) == ngo_id)
     if status is not None:
-        query = query.where(PlantingOrder.status == status)
-    rows = list((await session.execute(newest_first(query, PlantingOrder.id, cursor, limit))).scalars())
+        query = query.where(col(PlantingOrder.status) == status)
+    rows = list((await session.execute(newest_first(query, col(PlantingOrder.id), cursor, limit))).scalars())
     orders, next_cursor = page_of(rows, limit)
     return [await order_summary(session, order) for order in orders], next_cursor
 
 
 async def get_order(session: AsyncSession, ngo_id: str, order_id: str, *, for_update: bool = False) -> PlantingOrder:
-    query = select(PlantingOrder).where(PlantingOrder.id == order_id, PlantingOrder.ngo_id == ngo_id)
+    query = select(PlantingOrder).where(col(PlantingOrder.id) == order_id, col(PlantingOrder.ngo_id) == ngo_id)
     if for_update:
         query = query.with_for_update(key_share=True)
     order = (await session.execute(query)).scalar_one_or_none()
@@ -92,7 +93,7 @@ async def notify(
     webhook_url: str | None = None,
 ) -> None:
     """Write an event to the NGO's webhook outbox, when it has a webhook (looked up unless given)."""
-    url = webhook_url or (await session.execute(select(Ngo.webhook_url).where(Ngo.id == ngo_id))).scalar()
+    url = webhook_url or (await session.execute(select(col(Ngo.webhook_url)).where(col(Ngo.id) == ngo_id))).scalar()
     if url:
         await webhooks.enqueue(session, target_kind="ngo", target_id=ngo_id, event_type=event_type, data=data, now=now)
 

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.errors import Conflict, NotFound
 from server.planting.models import Photo, PhotoHashBand
@@ -22,19 +23,18 @@ async def near_duplicate_used(
     session: AsyncSession, phash: str, max_distance: int, *, except_tree: str | None = None
 ) -> str | None:
     """The id of a photo used for another tree whose hash is within `max_distance`, if any."""
-    band_match = None
-    for band, value in bands(phash):
-        clause = (PhotoHashBand.band == band) & (PhotoHashBand.value == value)
-        band_match = clause if band_match is None else band_match | clause
+    band_match = or_(
+        *((col(PhotoHashBand.band) == band) & (col(PhotoHashBand.value) == value) for band, value in bands(phash))
+    )
     rows = await session.execute(
-        select(Photo.id, Photo.phash, Photo.tree_id)
-        .join(PhotoHashBand, PhotoHashBand.photo_id == Photo.id)
-        .where(band_match, Photo.tree_id.is_not(None))
+        select(col(Photo.id), col(Photo.phash), col(Photo.tree_id))
+        .join(PhotoHashBand, col(PhotoHashBand.photo_id) == col(Photo.id))
+        .where(band_match, col(Photo.tree_id).is_not(None))
         .distinct()
     )
-    for row in rows:
-        if row.tree_id != except_tree and hamming(row.phash, phash) <= max_distance:
-            return row.id
+    for photo_id, photo_phash, tree_id in rows:
+        if tree_id != except_tree and hamming(photo_phash, phash) <= max_distance:
+            return photo_id
     return None
 
 
@@ -58,7 +58,7 @@ async def save_photo(
 
 
 async def thumbnail(session: AsyncSession, photo_id: str) -> bytes:
-    data = (await session.execute(select(Photo.thumbnail).where(Photo.id == photo_id))).scalar()
+    data = (await session.execute(select(col(Photo.thumbnail)).where(col(Photo.id) == photo_id))).scalar()
     if data is None:
         raise NotFound("No such photo.", problem="photo-not-found")
     return data

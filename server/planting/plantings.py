@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import Project
 from server.certificates import service as certificates
+from server.db import rowcount
 from server.errors import Conflict, DomainError, Unprocessable, problem_body
 from server.feed.service import add_feed_item
 from server.planting.models import OrderStatus, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
@@ -34,11 +36,11 @@ EARTH_RADIUS_KM = 6371.0088
 async def _finish_if_done(session: AsyncSession, order: PlantingOrder, now: datetime) -> None:
     """An order is completed when none of its trees is still ordered (SPEC 8.3)."""
     count = (
-        await session.execute(select(func.count()).select_from(Tree).where(Tree.order_id == order.id))
+        await session.execute(select(func.count()).select_from(Tree).where(col(Tree.order_id) == order.id))
     ).scalar_one()
     still = (
         await session.execute(
-            select(Tree.id).where(Tree.order_id == order.id, Tree.status == TreeStatus.ORDERED).limit(1)
+            select(col(Tree.id)).where(col(Tree.order_id) == order.id, col(Tree.status) == TreeStatus.ORDERED).limit(1)
         )
     ).first()
     order.tree_count = int(count)
@@ -82,7 +84,9 @@ async def _plant_one(
     now: datetime,
 ) -> ItemResult:
     tree = (
-        await session.execute(select(Tree).where(Tree.id == item.tree_id).execution_options(populate_existing=True))
+        await session.execute(
+            select(Tree).where(col(Tree.id) == item.tree_id).execution_options(populate_existing=True)
+        )
     ).scalar_one_or_none()
     if tree is not None and tree.status == TreeStatus.PLANTED and tree.order_id == order.id:
         done = await session.get(Planting, tree.id)
@@ -110,7 +114,7 @@ async def _plant_one(
     photo = (
         await session.execute(
             select(Photo)
-            .where(Photo.id == item.photo_id, Photo.ngo_id == order.ngo_id)
+            .where(col(Photo.id) == item.photo_id, col(Photo.ngo_id) == order.ngo_id)
             .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
@@ -123,19 +127,19 @@ async def _plant_one(
 
     claimed = await session.execute(
         update(Photo)
-        .where(Photo.id == photo.id, Photo.tree_id.is_(None))
+        .where(col(Photo.id) == photo.id, col(Photo.tree_id).is_(None))
         .values(tree_id=tree.id)
         .execution_options(synchronize_session=False)
     )
-    if claimed.rowcount != 1:
+    if rowcount(claimed) != 1:
         raise Conflict("This photo was already used for another tree.", problem="photo-reused")
     planted = await session.execute(
         update(Tree)
-        .where(Tree.id == tree.id, Tree.order_id == order.id, Tree.status == TreeStatus.ORDERED)
+        .where(col(Tree.id) == tree.id, col(Tree.order_id) == order.id, col(Tree.status) == TreeStatus.ORDERED)
         .values(status=TreeStatus.PLANTED, planted_at=item.planted_at)
         .execution_options(synchronize_session=False)
     )
-    if planted.rowcount != 1:
+    if rowcount(planted) != 1:
         raise Conflict("This tree is not ordered in this order.", problem="tree-not-in-order")
     await add_feed_item(session, tree.user_id, "tree.planted", tree_id=tree.id, now=now)
     session.add(
@@ -163,7 +167,7 @@ async def _plant_one(
     )
     await session.execute(
         update(Tree)
-        .where(Tree.id == tree.id)
+        .where(col(Tree.id) == tree.id)
         .values(certificate_number=number)
         .execution_options(synchronize_session=False)
     )
@@ -233,9 +237,9 @@ async def _reject_one(
     row = (
         await session.execute(
             update(Tree)
-            .where(Tree.id == item.tree_id, Tree.order_id == order.id, Tree.status == TreeStatus.ORDERED)
-            .values(status=TreeStatus.QUEUED, order_id=None, ordered_at=None, rejections=Tree.rejections + 1)
-            .returning(Tree.id, Tree.user_id, Tree.rejections)
+            .where(col(Tree.id) == item.tree_id, col(Tree.order_id) == order.id, col(Tree.status) == TreeStatus.ORDERED)
+            .values(status=TreeStatus.QUEUED, order_id=None, ordered_at=None, rejections=col(Tree.rejections) + 1)
+            .returning(col(Tree.id), col(Tree.user_id), col(Tree.rejections))
             .execution_options(synchronize_session=False)
         )
     ).first()
@@ -259,7 +263,9 @@ async def record_rejections(
     now: datetime,
 ) -> list[ItemResult]:
     order = await get_order(session, ngo_id, order_id, for_update=True)
-    project_status = (await session.execute(select(Project.status).where(Project.id == order.project_id))).scalar_one()
+    project_status = (
+        await session.execute(select(col(Project.status)).where(col(Project.id) == order.project_id))
+    ).scalar_one()
     return await _judge_each(
         session, order, items, lambda item: _reject_one(session, order, project_status, item, settings, now), now
     )

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from litestar import delete, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +15,7 @@ from server.auth import UserController
 from server.errors import problems
 from server.i18n import Language
 from server.pagination import Cursor, Limit, Page
+from server.settings import Settings
 from server.social import friends as friendships
 from server.social import leaderboard as leaderboards
 from server.social import play
@@ -116,13 +116,13 @@ class FriendsController(UserController):
     @post("/shield", status_code=200, responses=problems(409))
     async def use_shield(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
     ) -> ShieldPublic:
         """Use one shield: nobody can steal from you until `shield_until`."""
-        shields, until = await play.use_shield(db_session, state.settings, current_user, now)
+        shields, until = await play.use_shield(db_session, settings, current_user, now)
         return ShieldPublic(shields=shields, shield_until=until)
 
     @get("/leaderboard")
@@ -145,7 +145,7 @@ class PlayController(UserController):
     @get("/forest")
     async def forest(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
@@ -153,43 +153,43 @@ class PlayController(UserController):
         handle: FromPath[HandlePath],
     ) -> FriendForest:
         """A friend's tree and balls (never their balance), with what you may do to each ball."""
-        return await play.friend_forest(db_session, state.settings, current_user, handle, now, answer_language)
+        return await play.friend_forest(db_session, settings, current_user, handle, now, answer_language)
 
     @post("/balls/{ball_id:str}/steal", status_code=200, responses=problems(409))
     async def steal(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
         handle: FromPath[HandlePath],
         ball_id: FromPath[ResourceId],
     ) -> Stolen:
-        stolen = await play.steal(db_session, state.settings, current_user, handle, ball_id, now)
+        stolen = await play.steal(db_session, settings, current_user, handle, ball_id, now)
         return Stolen(stolen_g=stolen)
 
     @post("/balls/{ball_id:str}/help-collect", status_code=200, responses=problems(409))
     async def help_collect(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
         handle: FromPath[HandlePath],
         ball_id: FromPath[ResourceId],
     ) -> HelpCollected:
-        collected = await play.help_collect(db_session, state.settings, current_user, handle, ball_id, now)
+        collected = await play.help_collect(db_session, settings, current_user, handle, ball_id, now)
         return HelpCollected(collected_g=collected)
 
     @post("/water", status_code=200, responses=problems(409))
     async def water(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
         handle: FromPath[HandlePath],
         data: JSONBody[WaterRequest],
     ) -> Watered:
-        balance = await play.water(db_session, state.settings, current_user, handle, data.amount_g, now)
+        balance = await play.water(db_session, settings, current_user, handle, data.amount_g, now)
         return Watered(amount_g=data.amount_g, balance_g=balance)

@@ -11,6 +11,7 @@ from typing import Literal
 
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.db import dialect_insert, dialect_name, new_id
 from server.errors import Conflict, NotFound
@@ -28,7 +29,7 @@ FRIEND_PAIR_LOCKS = 5_318_001
 
 async def find_user(session: AsyncSession, handle: str) -> User | None:
     return (
-        await session.execute(select(User).where(User.handle == handle.lower(), User.deleted_at.is_(None)))
+        await session.execute(select(User).where(col(User.handle) == handle.lower(), col(User.deleted_at).is_(None)))
     ).scalar_one_or_none()
 
 
@@ -37,8 +38,8 @@ async def friend_by_handle(session: AsyncSession, viewer_id: str, handle: str) -
     friend = (
         await session.execute(
             select(User)
-            .join(Friendship, and_(Friendship.friend_id == User.id, Friendship.user_id == viewer_id))
-            .where(User.handle == handle.lower(), User.deleted_at.is_(None))
+            .join(Friendship, and_(col(Friendship.friend_id) == col(User.id), col(Friendship.user_id) == viewer_id))
+            .where(col(User.handle) == handle.lower(), col(User.deleted_at).is_(None))
         )
     ).scalar_one_or_none()
     if friend is None:
@@ -48,7 +49,7 @@ async def friend_by_handle(session: AsyncSession, viewer_id: str, handle: str) -
 
 async def are_friends(session: AsyncSession, user_id: str, other_id: str) -> bool:
     found = await session.execute(
-        select(Friendship.id).where(Friendship.user_id == user_id, Friendship.friend_id == other_id)
+        select(col(Friendship.id)).where(col(Friendship.user_id) == user_id, col(Friendship.friend_id) == other_id)
     )
     return found.first() is not None
 
@@ -63,7 +64,7 @@ async def _befriend(session: AsyncSession, a: str, b: str, now: datetime) -> Non
         await session.execute(
             insert(Friendship)
             .values(id=new_id(), user_id=user_id, friend_id=friend_id, created_at=now)
-            .on_conflict_do_nothing(index_elements=[Friendship.user_id, Friendship.friend_id])
+            .on_conflict_do_nothing(index_elements=[col(Friendship.user_id), col(Friendship.friend_id)])
         )
 
 
@@ -71,7 +72,7 @@ async def requests_public(session: AsyncSession, requests: list[FriendRequest]) 
     ids = {r.from_user_id for r in requests} | {r.to_user_id for r in requests}
     users = {
         u.id: UserRef(handle=u.handle, display_name=u.display_name)
-        for u in (await session.execute(select(User).where(User.id.in_(ids)))).scalars()
+        for u in (await session.execute(select(User).where(col(User.id).in_(ids)))).scalars()
     }
     return [
         FriendRequestPublic(
@@ -118,7 +119,7 @@ async def request_friend(session: AsyncSession, user: User, handle: str, now: da
     pending = (
         await session.execute(
             select(FriendRequest)
-            .where(FriendRequest.pair_key == key, FriendRequest.status == RequestStatus.PENDING)
+            .where(col(FriendRequest.pair_key) == key, col(FriendRequest.status) == RequestStatus.PENDING)
             .with_for_update()
         )
     ).scalar_one_or_none()
@@ -156,19 +157,21 @@ async def respond(session: AsyncSession, user: User, request_id: str, accept: bo
         await session.execute(
             update(FriendRequest)
             .where(
-                FriendRequest.id == request_id,
-                FriendRequest.to_user_id == user.id,
-                FriendRequest.status == RequestStatus.PENDING,
+                col(FriendRequest.id) == request_id,
+                col(FriendRequest.to_user_id) == user.id,
+                col(FriendRequest.status) == RequestStatus.PENDING,
             )
             .values(status=status, responded_at=now)
-            .returning(FriendRequest.from_user_id)
+            .returning(col(FriendRequest.from_user_id))
             .execution_options(synchronize_session=False)
         )
     ).first()
     if row is None:
         existing = (
             await session.execute(
-                select(FriendRequest.id).where(FriendRequest.id == request_id, FriendRequest.to_user_id == user.id)
+                select(col(FriendRequest.id)).where(
+                    col(FriendRequest.id) == request_id, col(FriendRequest.to_user_id) == user.id
+                )
             )
         ).first()
         if existing is None:
@@ -182,9 +185,9 @@ async def respond(session: AsyncSession, user: User, request_id: str, accept: bo
 async def list_requests(
     session: AsyncSession, user: User, direction: Literal["incoming", "outgoing"], cursor: str | None, limit: int
 ) -> tuple[list[FriendRequestPublic], str | None]:
-    side = FriendRequest.to_user_id if direction == "incoming" else FriendRequest.from_user_id
-    query = select(FriendRequest).where(side == user.id, FriendRequest.status == RequestStatus.PENDING)
-    rows = list((await session.execute(newest_first(query, FriendRequest.id, cursor, limit))).scalars())
+    side = col(FriendRequest.to_user_id) if direction == "incoming" else col(FriendRequest.from_user_id)
+    query = select(FriendRequest).where(side == user.id, col(FriendRequest.status) == RequestStatus.PENDING)
+    rows = list((await session.execute(newest_first(query, col(FriendRequest.id), cursor, limit))).scalars())
     rows, next_cursor = page_of(rows, limit)
     return await requests_public(session, rows), next_cursor
 
@@ -193,11 +196,11 @@ async def list_friends(
     session: AsyncSession, user: User, cursor: str | None, limit: int
 ) -> tuple[list[FriendPublic], str | None]:
     query = (
-        select(Friendship.id, Friendship.created_at, User.handle, User.display_name)
-        .join(User, User.id == Friendship.friend_id)
-        .where(Friendship.user_id == user.id, User.deleted_at.is_(None))
+        select(col(Friendship.id), col(Friendship.created_at), col(User.handle), col(User.display_name))
+        .join(User, col(User.id) == col(Friendship.friend_id))
+        .where(col(Friendship.user_id) == user.id, col(User.deleted_at).is_(None))
     )
-    rows = list((await session.execute(newest_first(query, Friendship.id, cursor, limit))).all())
+    rows = list((await session.execute(newest_first(query, col(Friendship.id), cursor, limit))).all())
     rows, next_cursor = page_of(rows, limit)
     return [FriendPublic(handle=r.handle, display_name=r.display_name, since=r.created_at) for r in rows], next_cursor
 
@@ -207,8 +210,8 @@ async def remove_friend(session: AsyncSession, user: User, handle: str) -> None:
     await session.execute(
         delete(Friendship).where(
             or_(
-                and_(Friendship.user_id == user.id, Friendship.friend_id == friend.id),
-                and_(Friendship.user_id == friend.id, Friendship.friend_id == user.id),
+                and_(col(Friendship.user_id) == user.id, col(Friendship.friend_id) == friend.id),
+                and_(col(Friendship.user_id) == friend.id, col(Friendship.friend_id) == user.id),
             )
         )
     )
@@ -216,12 +219,14 @@ async def remove_friend(session: AsyncSession, user: User, handle: str) -> None:
 
 async def forget_user(session: AsyncSession, user_id: str, now: datetime) -> None:
     """Account deletion (SPEC 2): the user's friendships go, and pending requests are declined."""
-    await session.execute(delete(Friendship).where(or_(Friendship.user_id == user_id, Friendship.friend_id == user_id)))
+    await session.execute(
+        delete(Friendship).where(or_(col(Friendship.user_id) == user_id, col(Friendship.friend_id) == user_id))
+    )
     await session.execute(
         update(FriendRequest)
         .where(
-            FriendRequest.status == RequestStatus.PENDING,
-            or_(FriendRequest.from_user_id == user_id, FriendRequest.to_user_id == user_id),
+            col(FriendRequest.status) == RequestStatus.PENDING,
+            or_(col(FriendRequest.from_user_id) == user_id, col(FriendRequest.to_user_id) == user_id),
         )
         .values(status=RequestStatus.DECLINED, responded_at=now)
         .execution_options(synchronize_session=False)

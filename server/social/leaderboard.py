@@ -7,6 +7,7 @@ from typing import Literal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.ledger.models import Account, LedgerEntry, TransactionKind
 from server.social.models import Friendship
@@ -35,28 +36,28 @@ async def leaderboard(
     credits to their balance or debt (`owed`, when a collection repaid it) of kind collect or
     steal. Equal totals share a rank (1, 2, 2, 4); within a tie, by handle."""
     starts_at = period_start(user, period, now)
-    friend_ids = select(Friendship.friend_id).where(Friendship.user_id == user.id)
+    friend_ids = select(col(Friendship.friend_id)).where(col(Friendship.user_id) == user.id)
     members = (
         await session.execute(
-            select(User.id, User.handle, User.display_name).where(
-                or_(User.id == user.id, User.id.in_(friend_ids)), User.deleted_at.is_(None)
+            select(col(User.id), col(User.handle), col(User.display_name)).where(
+                or_(col(User.id) == user.id, col(User.id).in_(friend_ids)), col(User.deleted_at).is_(None)
             )
         )
     ).all()
     conditions = [
-        LedgerEntry.kind.in_(COUNTED_KINDS),
-        LedgerEntry.account.in_(COUNTED_ACCOUNTS),
-        LedgerEntry.user_id.in_([m.id for m in members]),
-        LedgerEntry.created_at <= now,
+        col(LedgerEntry.kind).in_(COUNTED_KINDS),
+        col(LedgerEntry.account).in_(COUNTED_ACCOUNTS),
+        col(LedgerEntry.user_id).in_([m.id for m in members]),
+        col(LedgerEntry.created_at) <= now,
     ]
     if starts_at is not None:
-        conditions.append(LedgerEntry.created_at >= starts_at)
+        conditions.append(col(LedgerEntry.created_at) >= starts_at)
     totals = dict(
         (
             await session.execute(
-                select(LedgerEntry.user_id, func.sum(LedgerEntry.amount_g))
+                select(col(LedgerEntry.user_id), func.sum(col(LedgerEntry.amount_g)))
                 .where(*conditions)
-                .group_by(LedgerEntry.user_id)
+                .group_by(col(LedgerEntry.user_id))
             )
         ).all()
     )

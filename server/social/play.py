@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import Project, Species
 from server.db import dialect_insert, new_id
@@ -55,21 +56,26 @@ async def _use_daily_allowance(
     insert = dialect_insert(session)
     statement = insert(PlayCounter).values(user_id=user_id, kind=kind, subject_id=subject_id, local_day=day, count=1)
     statement = statement.on_conflict_do_update(
-        index_elements=[PlayCounter.user_id, PlayCounter.kind, PlayCounter.subject_id, PlayCounter.local_day],
-        set_={"count": PlayCounter.count + 1},
-        where=PlayCounter.count < limit,
-    ).returning(PlayCounter.count)
+        index_elements=[
+            col(PlayCounter.user_id),
+            col(PlayCounter.kind),
+            col(PlayCounter.subject_id),
+            col(PlayCounter.local_day),
+        ],
+        set_={"count": col(PlayCounter.count) + 1},
+        where=col(PlayCounter.count) < limit,
+    ).returning(col(PlayCounter.count))
     return (await session.execute(statement)).scalar() is not None
 
 
 async def _used_today(session: AsyncSession, user_id: str, kind: str, subject_id: str, day: date) -> int:
     used = (
         await session.execute(
-            select(PlayCounter.count).where(
-                PlayCounter.user_id == user_id,
-                PlayCounter.kind == kind,
-                PlayCounter.subject_id == subject_id,
-                PlayCounter.local_day == day,
+            select(col(PlayCounter.count)).where(
+                col(PlayCounter.user_id) == user_id,
+                col(PlayCounter.kind) == kind,
+                col(PlayCounter.subject_id) == subject_id,
+                col(PlayCounter.local_day) == day,
             )
         )
     ).scalar()
@@ -107,7 +113,9 @@ def _check_owner(owner: User, now: datetime) -> None:
 async def _friend_ball(session: AsyncSession, owner_id: str, ball_id: str) -> Ball:
     ball = (
         await session.execute(
-            select(Ball).where(Ball.id == ball_id, Ball.user_id == owner_id).execution_options(populate_existing=True)
+            select(Ball)
+            .where(col(Ball.id) == ball_id, col(Ball.user_id) == owner_id)
+            .execution_options(populate_existing=True)
         )
     ).scalar_one_or_none()
     if ball is None:
@@ -124,7 +132,9 @@ async def steal(
     state = ball_state(ball, now)
     if state != "ripe":
         raise _state_conflict(state)
-    stolen_before = await session.execute(select(Steal.id).where(Steal.ball_id == ball_id, Steal.thief_id == thief.id))
+    stolen_before = await session.execute(
+        select(col(Steal.id)).where(col(Steal.ball_id) == ball_id, col(Steal.thief_id) == thief.id)
+    )
     if stolen_before.first() is not None:
         raise Conflict("You have stolen from this ball already.", problem="already-stolen")
     if steal_take(settings, ball.amount_g, ball.stolen_g, ball.remaining_g) == 0:
@@ -145,8 +155,8 @@ async def steal(
             local_day=day,
             created_at=now,
         )
-        .on_conflict_do_nothing(index_elements=[Steal.ball_id, Steal.thief_id])
-        .returning(Steal.id)
+        .on_conflict_do_nothing(index_elements=[col(Steal.ball_id), col(Steal.thief_id)])
+        .returning(col(Steal.id))
     )
     if recorded.scalar() is None:  # the same thief, in a parallel request, got there first
         raise Conflict("You have stolen from this ball already.", problem="already-stolen")
@@ -166,23 +176,25 @@ async def _take_from_ball(
     read would give. When a concurrent thief got there first the WHERE fails, and we re-read.
     """
     owner_open = (
-        select(User.id)
+        select(col(User.id))
         .where(
-            User.id == owner_id,
-            User.allow_steal.is_(True),
-            or_(User.shield_until.is_(None), User.shield_until <= now),
+            col(User.id) == owner_id,
+            col(User.allow_steal).is_(True),
+            or_(col(User.shield_until).is_(None), col(User.shield_until) <= now),
         )
         .exists()
     )
     for _ in range(MAX_STEAL_ATTEMPTS):
         row = (
-            await session.execute(select(Ball.amount_g, Ball.stolen_g, Ball.remaining_g).where(Ball.id == ball_id))
+            await session.execute(
+                select(col(Ball.amount_g), col(Ball.stolen_g), col(Ball.remaining_g)).where(col(Ball.id) == ball_id)
+            )
         ).one()
         take = steal_take(settings, row.amount_g, row.stolen_g, row.remaining_g)
         if take <= 0:
             raise Conflict("Nothing is left to steal from this ball.", problem="nothing-left-to-steal")
         allowance = row.amount_g * settings.steal_max_percent // 100
-        guards = [Ball.amount_g == row.amount_g, Ball.stolen_g <= allowance - take, owner_open]
+        guards = [col(Ball.amount_g) == row.amount_g, col(Ball.stolen_g) <= allowance - take, owner_open]
         if await ledger_balls.steal(session, thief_id, owner_id, ball_id, take, guards, now) is not None:
             return take
         ball = await _friend_ball(session, owner_id, ball_id)
@@ -190,7 +202,9 @@ async def _take_from_ball(
         if state != "ripe":
             raise _state_conflict(state)
         owner = (
-            await session.execute(select(User).where(User.id == owner_id).execution_options(populate_existing=True))
+            await session.execute(
+                select(User).where(col(User.id) == owner_id).execution_options(populate_existing=True)
+            )
         ).scalar_one()
         _check_owner(owner, now)
     raise Conflict("Too many thieves at once; try again.", problem="conflict")
@@ -244,7 +258,9 @@ async def water(
 async def use_shield(session: AsyncSession, settings: Settings, user: User, now: datetime) -> tuple[int, datetime]:
     """shield_until = max(now, shield_until) + 24 h, using one shield; none held -> 409."""
     row = (
-        await session.execute(select(User.shields, User.shield_until).where(User.id == user.id).with_for_update())
+        await session.execute(
+            select(col(User.shields), col(User.shield_until)).where(col(User.id) == user.id).with_for_update()
+        )
     ).one()
     if row.shields <= 0:
         raise Conflict("You hold no shield.", problem="no-shield")
@@ -253,9 +269,9 @@ async def use_shield(session: AsyncSession, settings: Settings, user: User, now:
     result = (
         await session.execute(
             update(User)
-            .where(User.id == user.id, User.shields > 0)
-            .values(shields=User.shields - 1, shield_until=until)
-            .returning(User.shields)
+            .where(col(User.id) == user.id, col(User.shields) > 0)
+            .values(shields=col(User.shields) - 1, shield_until=until)
+            .returning(col(User.shields))
             .execution_options(synchronize_session=False)
         )
     ).scalar()
@@ -275,7 +291,9 @@ async def friend_forest(
     stolen_by_me = set(
         (
             await session.execute(
-                select(Steal.ball_id).where(Steal.thief_id == viewer.id, Steal.ball_id.in_([b.id for b in balls]))
+                select(col(Steal.ball_id)).where(
+                    col(Steal.thief_id) == viewer.id, col(Steal.ball_id).in_([b.id for b in balls])
+                )
             )
         ).scalars()
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from litestar.params import PathParameter
 from pydantic import Field, create_model
@@ -32,16 +32,26 @@ class UserRef(SQLModel):
     display_name: str
 
 
-# SPEC 1 names a field `from`, a Python keyword: the model is built with create_model.
-FriendRequestPublic = create_model(
-    "FriendRequestPublic",
-    __base__=SQLModel,
-    id=(str, ...),
-    **{"from": (UserRef, ...)},
-    to=(UserRef, ...),
-    status=(Literal["pending", "accepted", "declined"], ...),
-    created_at=(datetime, ...),
-)
+# SPEC 1 names a field `from`, a Python keyword: the model is built with create_model, and the
+# type checker sees a class with the other fields (`from` is passed as `**{"from": ...}`).
+if TYPE_CHECKING:
+
+    class FriendRequestPublic(SQLModel):
+        id: str
+        to: UserRef
+        status: str  # one of the three below, checked when the model is built
+        created_at: datetime
+
+else:
+    FriendRequestPublic = create_model(
+        "FriendRequestPublic",
+        __base__=SQLModel,
+        id=(str, ...),
+        **{"from": (UserRef, ...)},
+        to=(UserRef, ...),
+        status=(Literal["pending", "accepted", "declined"], ...),
+        created_at=(datetime, ...),
+    )
 
 
 class FriendPublic(SQLModel):

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import Project
 from server.energy.models import ActionRecord
@@ -15,19 +16,23 @@ from server.users.models import User
 
 
 async def public_stats(session: AsyncSession) -> dict[str, Any]:
-    users = (await session.execute(select(func.count()).select_from(User).where(User.deleted_at.is_(None)))).scalar()
+    users = (
+        await session.execute(select(func.count()).select_from(User).where(col(User.deleted_at).is_(None)))
+    ).scalar()
     actions = (await session.execute(select(func.count()).select_from(ActionRecord))).scalar()
     issued = (
         await session.execute(
-            select(func.coalesce(func.sum(LedgerEntry.amount_g), 0)).where(LedgerEntry.account == Account.ISSUED)
+            select(func.coalesce(func.sum(col(LedgerEntry.amount_g)), 0)).where(
+                col(LedgerEntry.account) == Account.ISSUED
+            )
         )
     ).scalar()
     by_status = dict(
         (
             await session.execute(
-                select(Tree.status, func.count())
-                .where(Tree.status.in_([TreeStatus.QUEUED, TreeStatus.ORDERED, TreeStatus.PLANTED]))
-                .group_by(Tree.status)
+                select(col(Tree.status), func.count())
+                .where(col(Tree.status).in_([TreeStatus.QUEUED, TreeStatus.ORDERED, TreeStatus.PLANTED]))
+                .group_by(col(Tree.status))
             )
         ).all()
     )
@@ -45,14 +50,14 @@ async def public_stats(session: AsyncSession) -> dict[str, Any]:
 
 async def trees_planted_by_project(session: AsyncSession, *, active_only: bool = False) -> list[dict[str, Any]]:
     """Every project (or only those open for planting: the home page) with its trees planted, by name."""
-    planted = func.count(Tree.id).filter(Tree.status == TreeStatus.PLANTED)
+    planted = func.count(col(Tree.id)).filter(col(Tree.status) == TreeStatus.PLANTED)
     query = (
-        select(Project.id, Project.name, planted)
-        .outerjoin(Tree, Tree.project_id == Project.id)
-        .group_by(Project.id, Project.name)
-        .order_by(Project.name)
+        select(col(Project.id), col(Project.name), planted)
+        .outerjoin(Tree, col(Tree.project_id) == col(Project.id))
+        .group_by(col(Project.id), col(Project.name))
+        .order_by(col(Project.name))
     )
     if active_only:
-        query = query.where(Project.status == "active")
+        query = query.where(col(Project.status) == "active")
     rows = await session.execute(query)
     return [{"id": p_id, "name": name, "trees_planted": int(count)} for p_id, name, count in rows]

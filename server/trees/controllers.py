@@ -11,6 +11,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromHeader, FromPath, HeaderParameter, JSONBody
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.auth import UserController
 from server.errors import problems
@@ -67,8 +68,8 @@ class TreeController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[TreePublic]:
-        query = select(Tree).where(Tree.user_id == current_user.id, Tree.status.in_(service.LISTED_STATUSES))
-        rows = list((await db_session.execute(newest_first(query, Tree.id, cursor, limit))).scalars())
+        query = select(Tree).where(col(Tree.user_id) == current_user.id, col(Tree.status).in_(service.LISTED_STATUSES))
+        rows = list((await db_session.execute(newest_first(query, col(Tree.id), cursor, limit))).scalars())
         trees, next_cursor = page_of(rows, limit)
         balance = await ledger.balance_of(db_session, current_user.id)
         return Page(

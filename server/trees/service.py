@@ -13,8 +13,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.catalog.models import Project, ProjectSpecies, Species
+from server.db import rowcount
 from server.errors import Conflict, NotFound, Unprocessable
 from server.feed.models import FeedType
 from server.feed.service import add_feed_item
@@ -58,11 +60,15 @@ def stage_and_progress(tree: Tree, balance_g: int) -> tuple[str, float]:
 async def to_public(session: AsyncSession, trees: list[Tree], balance_g: int, language: Language) -> list[TreePublic]:
     species = {
         s.id: s
-        for s in (await session.execute(select(Species).where(Species.id.in_({t.species_id for t in trees})))).scalars()
+        for s in (
+            await session.execute(select(Species).where(col(Species.id).in_({t.species_id for t in trees})))
+        ).scalars()
     }
     projects = {
         p.id: p
-        for p in (await session.execute(select(Project).where(Project.id.in_({t.project_id for t in trees})))).scalars()
+        for p in (
+            await session.execute(select(Project).where(col(Project.id).in_({t.project_id for t in trees})))
+        ).scalars()
     }
     result = []
     for tree in trees:
@@ -100,7 +106,9 @@ async def adopt(session: AsyncSession, user_id: str, data: AdoptTreeRequest, now
         raise Unprocessable("This project does not offer that species.", problem="species-not-offered")
     if project.status != "active":
         raise Conflict("This project is not accepting new trees.", problem="project-not-active")
-    growing = await session.execute(select(Tree.id).where(Tree.user_id == user_id, Tree.status == TreeStatus.GROWING))
+    growing = await session.execute(
+        select(col(Tree.id)).where(col(Tree.user_id) == user_id, col(Tree.status) == TreeStatus.GROWING)
+    )
     if growing.first():
         raise Conflict("You already have a growing tree.", problem="tree-already-growing")
     tree = Tree(
@@ -123,7 +131,9 @@ async def adopt(session: AsyncSession, user_id: str, data: AdoptTreeRequest, now
 
 
 async def get_own(session: AsyncSession, user_id: str, tree_id: str) -> Tree:
-    tree = (await session.execute(select(Tree).where(Tree.id == tree_id, Tree.user_id == user_id))).scalar_one_or_none()
+    tree = (
+        await session.execute(select(Tree).where(col(Tree.id) == tree_id, col(Tree.user_id) == user_id))
+    ).scalar_one_or_none()
     if tree is None or tree.status not in LISTED_STATUSES:
         raise NotFound("No such tree.", problem="tree-not-found")
     return tree
@@ -131,16 +141,18 @@ async def get_own(session: AsyncSession, user_id: str, tree_id: str) -> Tree:
 
 async def growing_tree(session: AsyncSession, user_id: str) -> Tree | None:
     return (
-        await session.execute(select(Tree).where(Tree.user_id == user_id, Tree.status == TreeStatus.GROWING))
+        await session.execute(select(Tree).where(col(Tree.user_id) == user_id, col(Tree.status) == TreeStatus.GROWING))
     ).scalar_one_or_none()
 
 
 async def abandon(session: AsyncSession, user_id: str, tree_id: str) -> None:
     """Drop a growing tree (no energy was spent on it); a guarded DELETE so a racing plant wins."""
     result = await session.execute(
-        delete(Tree).where(Tree.id == tree_id, Tree.user_id == user_id, Tree.status == TreeStatus.GROWING)
+        delete(Tree).where(
+            col(Tree.id) == tree_id, col(Tree.user_id) == user_id, col(Tree.status) == TreeStatus.GROWING
+        )
     )
-    if result.rowcount == 0:
+    if rowcount(result) == 0:
         await get_own(session, user_id, tree_id)
         raise Conflict("Only a growing tree can be abandoned.", problem="tree-not-growing")
 
@@ -150,9 +162,9 @@ async def plant(session: AsyncSession, user_id: str, tree_id: str, now: datetime
     cost = (
         await session.execute(
             update(Tree)
-            .where(Tree.id == tree_id, Tree.user_id == user_id, Tree.status == TreeStatus.GROWING)
+            .where(col(Tree.id) == tree_id, col(Tree.user_id) == user_id, col(Tree.status) == TreeStatus.GROWING)
             .values(status=TreeStatus.QUEUED, queued_at=now)
-            .returning(Tree.cost_g)
+            .returning(col(Tree.cost_g))
         )
     ).scalar()
     if cost is None:
@@ -174,8 +186,8 @@ async def plant(session: AsyncSession, user_id: str, tree_id: str, now: datetime
 
 
 def _auto_plant_tree(user_id: Any) -> Any:
-    return select(Tree.id, Tree.cost_g).where(
-        Tree.user_id == user_id, Tree.status == TreeStatus.GROWING, Tree.auto_plant.is_(True)
+    return select(col(Tree.id), col(Tree.cost_g)).where(
+        col(Tree.user_id) == user_id, col(Tree.status) == TreeStatus.GROWING, col(Tree.auto_plant).is_(True)
     )
 
 
@@ -185,7 +197,7 @@ AUTO_PLANT_TREE = _auto_plant_tree(bindparam("grower_id"))
 
 def auto_plant_cost(user_id: Any) -> Any:
     """The cost of the user's growing `auto_plant` tree (NULL without one), as a scalar subquery."""
-    return _auto_plant_tree(user_id).with_only_columns(Tree.cost_g).scalar_subquery()
+    return _auto_plant_tree(user_id).with_only_columns(col(Tree.cost_g)).scalar_subquery()
 
 
 async def plant_if_affordable(session: AsyncSession, user_id: str, now: datetime) -> bool:
@@ -213,9 +225,9 @@ async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
     row = (
         await session.execute(
             update(Tree)
-            .where(Tree.id == tree_id, Tree.status == TreeStatus.QUEUED)
+            .where(col(Tree.id) == tree_id, col(Tree.status) == TreeStatus.QUEUED)
             .values(status=TreeStatus.REFUNDED, refunded_at=now, order_id=None)
-            .returning(Tree.user_id, Tree.cost_g)
+            .returning(col(Tree.user_id), col(Tree.cost_g))
         )
     ).first()
     if row is None:
@@ -238,12 +250,16 @@ async def close_project(session: AsyncSession, project_id: str, now: datetime) -
     """SPEC 6: growing trees are cancelled, queued trees refunded, ordered trees stay in their orders."""
     cancelled = await session.execute(
         update(Tree)
-        .where(Tree.project_id == project_id, Tree.status == TreeStatus.GROWING)
+        .where(col(Tree.project_id) == project_id, col(Tree.status) == TreeStatus.GROWING)
         .values(status=TreeStatus.CANCELLED)
-        .returning(Tree.id)
+        .returning(col(Tree.id))
     )
     queued = (
-        (await session.execute(select(Tree.id).where(Tree.project_id == project_id, Tree.status == TreeStatus.QUEUED)))
+        (
+            await session.execute(
+                select(col(Tree.id)).where(col(Tree.project_id) == project_id, col(Tree.status) == TreeStatus.QUEUED)
+            )
+        )
         .scalars()
         .all()
     )
@@ -261,7 +277,9 @@ async def species_keys(session: AsyncSession, species_ids: set[str]) -> dict[str
     if not species_ids:
         return {}
     rows = await session.execute(
-        select(Species.id, Species.common_name, Species.scientific_name).where(Species.id.in_(species_ids))
+        select(col(Species.id), col(Species.common_name), col(Species.scientific_name)).where(
+            col(Species.id).in_(species_ids)
+        )
     )
     return {row.id: images.species_key(row.common_name, row.scientific_name) for row in rows}
 
@@ -282,14 +300,14 @@ async def forest_trees(
     growing = await growing_tree(session, user_id)
     counts = (
         await session.execute(
-            select(Tree.species_id, Tree.status, func.count())
-            .where(Tree.user_id == user_id, Tree.status.in_(ON_THEIR_WAY))
-            .group_by(Tree.species_id, Tree.status)
+            select(col(Tree.species_id), col(Tree.status), func.count())
+            .where(col(Tree.user_id) == user_id, col(Tree.status).in_(ON_THEIR_WAY))
+            .group_by(col(Tree.species_id), col(Tree.status))
         )
     ).all()
     keys = await species_keys(session, {row[0] for row in counts} | ({growing.species_id} if growing else set()))
     tree = (keys[growing.species_id], stage_and_progress(growing, balance_g)[0]) if growing else None
-    order = {status: index for index, status in enumerate(ON_THEIR_WAY)}
+    order: dict[str, int] = {status: index for index, status in enumerate(ON_THEIR_WAY)}
     planted: list[tuple[str, bool]] = []
     for species_id, status, count in sorted(counts, key=lambda row: (order[row[1]], keys[row[0]], row[0])):
         planted.extend([(keys[species_id], status == TreeStatus.PLANTED)] * count)

@@ -6,15 +6,16 @@ from datetime import datetime
 from typing import Annotated
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromHeader, HeaderParameter, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
+from server.db import Database
 from server.errors import problems
+from server.settings import Settings
 from server.social import friends as social
-from server.throttle import client_address
+from server.throttle import Throttle, client_address
 from server.users import service
 from server.users.models import User
 from server.users.schemas import (
@@ -26,6 +27,7 @@ from server.users.schemas import (
     UpdateMeRequest,
     UserPublic,
 )
+from server.users.security import Passwords
 
 AcceptLanguage = Annotated[
     str | None, HeaderParameter(name="Accept-Language", description="A new account's language if the body names none")
@@ -39,29 +41,33 @@ class AuthController(Controller):
     @post("/register", status_code=201, responses=problems(409), issues_credentials=True)
     async def register(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
+        passwords: NamedDependency[Passwords],
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         data: JSONBody[RegisterRequest],
         accept_language: FromHeader[AcceptLanguage] = None,
     ) -> Registered:
-        user, tokens = await service.register(db_session, state.settings, state.passwords, data, now, accept_language)
+        user, tokens = await service.register(db_session, settings, passwords, data, now, accept_language)
         return Registered(user=service.to_public(user, now), **tokens.model_dump())
 
     @post("/login", status_code=200, responses=problems(401, 429), issues_credentials=True)
     async def login(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
+        database: NamedDependency[Database],
+        passwords: NamedDependency[Passwords],
+        throttle: NamedDependency[Throttle],
         request: Request,
         db_session: NamedDependency[AsyncSession],
         data: JSONBody[LoginRequest],
     ) -> Tokens:
         return await service.login(
             db_session,
-            state.database,
-            state.settings,
-            state.passwords,
-            state.throttle,
+            database,
+            settings,
+            passwords,
+            throttle,
             data.handle,
             data.password,
             client_address(request),
@@ -69,9 +75,12 @@ class AuthController(Controller):
 
     @post("/refresh", status_code=200, responses=problems(401), issues_credentials=True)
     async def refresh(
-        self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]
+        self,
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[RefreshRequest],
     ) -> Tokens:
-        return await service.refresh(db_session, state.settings, data.refresh_token)
+        return await service.refresh(db_session, settings, data.refresh_token)
 
     @post("/logout", status_code=204)
     async def logout(self, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]) -> None:
@@ -89,13 +98,13 @@ class MeController(UserController):
     @patch("/", responses=problems(409))
     async def update(
         self,
-        state: State,
+        settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
         data: JSONBody[UpdateMeRequest],
     ) -> UserPublic:
-        user = await service.update_me(db_session, state.settings, current_user, data, now)
+        user = await service.update_me(db_session, settings, current_user, data, now)
         return service.to_public(user, now)
 
     @delete("/", status_code=204)

@@ -33,9 +33,10 @@ class Passwords:
 
     def verify(self, password_hash: str | None, password: str) -> bool:
         try:
-            return self._hasher.verify(password_hash or self._decoy, password) and password_hash is not None
+            self._hasher.verify(password_hash or self._decoy, password)  # raises unless it matches
         except (VerificationError, InvalidHashError):
             return False
+        return password_hash is not None
 
 
 def issue_access_token(settings: Settings, user_id: str) -> str:

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import anyio
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.db import Database, session_scope
 from server.errors import Conflict, Unauthorized
@@ -26,8 +27,8 @@ from server.users.security import (
 from server.users.timezones import effective_timezone, local_time_on
 
 DELETED_DISPLAY_NAME = "Deleted user"
-LOGIN_ACCOUNT = select(User.id, User.password_hash).where(
-    User.handle == bindparam("login_handle"), User.deleted_at.is_(None)
+LOGIN_ACCOUNT = select(col(User.id), col(User.password_hash)).where(
+    col(User.handle) == bindparam("login_handle"), col(User.deleted_at).is_(None)
 )
 
 
@@ -73,7 +74,7 @@ async def register(
     now: datetime,
     accept_language: str | None = None,
 ) -> tuple[User, Tokens]:
-    taken = (await session.execute(select(User.id).where(User.handle == data.handle))).first()
+    taken = (await session.execute(select(col(User.id)).where(col(User.handle) == data.handle))).first()
     if taken:
         raise Conflict("That handle is taken.", problem="handle-taken")
     password_hash = await anyio.to_thread.run_sync(passwords.hash, data.password)
@@ -125,17 +126,19 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Toke
         await session.execute(
             update(RefreshToken)
             .where(
-                RefreshToken.token_hash == hash_refresh_token(token),
-                RefreshToken.revoked_at.is_(None),
-                RefreshToken.expires_at > wall_now,
+                col(RefreshToken.token_hash) == hash_refresh_token(token),
+                col(RefreshToken.revoked_at).is_(None),
+                col(RefreshToken.expires_at) > wall_now,
             )
             .values(revoked_at=wall_now)
-            .returning(RefreshToken.user_id)
+            .returning(col(RefreshToken.user_id))
         )
     ).scalar()
     if user_id is None:
         raise Unauthorized("The refresh token is not valid.", problem="invalid-refresh-token")
-    alive = (await session.execute(select(User.id).where(User.id == user_id, User.deleted_at.is_(None)))).first()
+    alive = (
+        await session.execute(select(col(User.id)).where(col(User.id) == user_id, col(User.deleted_at).is_(None)))
+    ).first()
     if not alive:
         raise Unauthorized("The refresh token is not valid.", problem="invalid-refresh-token")
     return await _issue_tokens(session, settings, user_id)
@@ -144,7 +147,7 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Toke
 async def logout(session: AsyncSession, token: str) -> None:
     await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.token_hash == hash_refresh_token(token), RefreshToken.revoked_at.is_(None))
+        .where(col(RefreshToken.token_hash) == hash_refresh_token(token), col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
 
@@ -194,7 +197,7 @@ async def delete_me(session: AsyncSession, user: User, now: datetime) -> None:
     session.add(user)
     await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
     await session.flush()

@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.auth import OperatorController
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
@@ -31,7 +32,7 @@ class AdminWebhookController(OperatorController):
     ) -> Page[DeliveryPublic]:
         query = select(WebhookDelivery)
         if status is not None:
-            query = query.where(WebhookDelivery.status == status)
-        rows = list((await db_session.execute(newest_first(query, WebhookDelivery.id, cursor, limit))).scalars())
+            query = query.where(col(WebhookDelivery.status) == status)
+        rows = list((await db_session.execute(newest_first(query, col(WebhookDelivery.id), cursor, limit))).scalars())
         deliveries, next_cursor = page_of(rows, limit)
         return Page(items=[DeliveryPublic.model_validate(d) for d in deliveries], next_cursor=next_cursor)

@@ -11,15 +11,21 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from server.clock import Clock
 from server.crypto import SecretBox
+from server.db import Database
 from server.partners.models import Partner
 from server.planting.models import Ngo
+from server.settings import Settings
 from server.webhooks.models import WebhookDelivery
 
 LEASE = timedelta(minutes=5)
@@ -29,13 +35,21 @@ PARALLEL_SENDS = 16
 RECEIVER_MODELS: dict[str, Any] = {"ngo": Ngo, "partner": Partner}
 
 
+Claimed = Row[str, str, str, str, int, datetime | None]
+"""A leased event: id, target_kind, target_id, payload, attempts, first_attempt_at."""
+Receivers = dict[tuple[str, str], tuple[str, str] | None]
+"""(kind, id) -> (url, encrypted secret), or None when the receiver has no webhook now."""
+
+
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     """`v1=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`."""
     mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     return f"v1={mac}"
 
 
-async def _receivers(session: Any, claimed: list[Any]) -> dict[tuple[str, str], tuple[str, str] | None]:
+async def _receivers(
+    session: AsyncSession, claimed: Sequence[Claimed]
+) -> dict[tuple[str, str], tuple[str, str] | None]:
     """(kind, id) -> (url, encrypted secret), or None when the receiver has no webhook now."""
     found: dict[tuple[str, str], tuple[str, str] | None] = {}
     for kind, model in RECEIVER_MODELS.items():
@@ -67,30 +81,34 @@ async def _send(
     return None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
 
 
-async def _claim(database: Any, clock: Any, run_started: datetime | None) -> tuple[datetime, list[Any], dict]:
+async def _claim(
+    database: Database, clock: Clock, run_started: datetime | None
+) -> tuple[datetime, Sequence[Claimed], Receivers]:
     """Lease up to CHUNK due events (due before the run started) and look up their receivers."""
     async with database.transaction() as session:
         now = await clock.now(session)
         started = run_started or now
         due = (
-            select(WebhookDelivery.id)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= started)
-            .order_by(WebhookDelivery.next_attempt_at)
+            select(col(WebhookDelivery.id))
+            .where(col(WebhookDelivery.status) == "pending", col(WebhookDelivery.next_attempt_at) <= started)
+            .order_by(col(WebhookDelivery.next_attempt_at))
             .limit(CHUNK)
             .with_for_update(skip_locked=True)
         )
         claimed = (
             await session.execute(
                 update(WebhookDelivery)
-                .where(WebhookDelivery.id.in_(due.scalar_subquery()), WebhookDelivery.next_attempt_at <= started)
+                .where(
+                    col(WebhookDelivery.id).in_(due.scalar_subquery()), col(WebhookDelivery.next_attempt_at) <= started
+                )
                 .values(next_attempt_at=now + LEASE)
                 .returning(
-                    WebhookDelivery.id,
-                    WebhookDelivery.target_kind,
-                    WebhookDelivery.target_id,
-                    WebhookDelivery.payload,
-                    WebhookDelivery.attempts,
-                    WebhookDelivery.first_attempt_at,
+                    col(WebhookDelivery.id),
+                    col(WebhookDelivery.target_kind),
+                    col(WebhookDelivery.target_id),
+                    col(WebhookDelivery.payload),
+                    col(WebhookDelivery.attempts),
+                    col(WebhookDelivery.first_attempt_at),
                 )
                 .execution_options(synchronize_session=False)
             )
@@ -100,11 +118,11 @@ async def _claim(database: Any, clock: Any, run_started: datetime | None) -> tup
 
 
 async def _attempt_all(
-    client: httpx.AsyncClient, box: SecretBox, claimed: list[Any], receivers: dict, now: datetime
-) -> list[tuple[Any, str | None]]:
+    client: httpx.AsyncClient, box: SecretBox, claimed: Sequence[Claimed], receivers: Receivers, now: datetime
+) -> list[tuple[Claimed, str | None]]:
     gate = asyncio.Semaphore(PARALLEL_SENDS)
 
-    async def attempt(row: Any) -> tuple[Any, str | None]:
+    async def attempt(row: Claimed) -> tuple[Claimed, str | None]:
         receiver = receivers.get((row.target_kind, row.target_id))
         if receiver is None:
             return row, "the receiver has no webhook URL"
@@ -116,7 +134,11 @@ async def _attempt_all(
 
 
 async def _record(
-    database: Any, settings: Any, outcomes: list[tuple[Any, str | None]], now: datetime, counts: dict[str, Any]
+    database: Database,
+    settings: Settings,
+    outcomes: list[tuple[Claimed, str | None]],
+    now: datetime,
+    counts: dict[str, int],
 ) -> None:
     """Delivered, retried at first attempt + 1 min, 5 min, ... 15 h, or failed after the last."""
     retry_after = settings.webhook_retry_after_s
@@ -138,15 +160,15 @@ async def _record(
                 counts["retrying"] += 1
             await session.execute(
                 update(WebhookDelivery)
-                .where(WebhookDelivery.id == row.id)
+                .where(col(WebhookDelivery.id) == row.id)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
 
 
-async def deliver_webhooks(database: Any, clock: Any, settings: Any) -> dict[str, Any]:
+async def deliver_webhooks(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
     box = SecretBox(settings)
-    counts = {"job": "deliver-webhooks", "delivered": 0, "retrying": 0, "failed": 0}
+    counts = {"delivered": 0, "retrying": 0, "failed": 0}
     run_started: datetime | None = None
     async with httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
         while True:

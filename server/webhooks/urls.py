@@ -47,7 +47,7 @@ def check_webhook_url(url: str, *, allow_private: bool) -> str:
     if host in METADATA_HOSTS or host == "localhost" or host.endswith(".localhost"):
         raise Unprocessable("The webhook URL must not point inside the network.", problem="webhook-url")
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)}
+        addresses = {str(info[4][0]) for info in socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)}
     except (socket.gaierror, UnicodeError) as exc:
         raise Unprocessable("The webhook URL's host does not resolve.", problem="webhook-url") from exc
     for raw in addresses:

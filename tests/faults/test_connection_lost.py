@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 
+from server.dependencies import app_services
 from server.settings import Settings
 from tests.api import Api, User
 from tests.faults.helpers import database
@@ -42,7 +43,7 @@ class ConnectionCutter:
     """
 
     def __init__(self, api: Api) -> None:
-        self.engine = api.client.app.state.database.writer.sync_engine
+        self.engine = app_services(api.client.app.state).database.writer.sync_engine
         self.armed = False
         self.doomed: Any = None
         self.after: list[str] = []

@@ -14,6 +14,7 @@ import httpx
 import jwt
 import pytest
 
+from server.dependencies import app_services
 from server.settings import Settings
 from server.users.security import JWT_ALGORITHM
 from tests.api import Api
@@ -24,7 +25,7 @@ from tests.processes import running_servers
 @pytest.mark.settings(db_pool_size=1, db_max_overflow=0, db_pool_timeout_s=0.5)
 async def test_a_pool_timeout_answers_503_with_retry_after(api: Api) -> None:
     user = await api.register()
-    writer = api.client.app.state.database.writer
+    writer = app_services(api.client.app.state).database.writer
     async with writer.connect():  # the pool's only writing connection, held
         response = await user.post("/v1/me/green-code")
     assert_problem(response, statuses=(503,))
@@ -57,7 +58,7 @@ async def test_a_request_refused_after_its_first_query_returns_the_connection(ap
     """Litestar does not tear down the session dependency when the user lookup after it raises."""
     gone = await api.register()
     assert (await gone.delete("/v1/me")).status_code == 204
-    database = api.client.app.state.database
+    database = app_services(api.client.app.state).database
     for method in ("POST", "GET"):
         response = await api.client.request(method, "/v1/me/trees", json={}, headers=gone.headers)
         assert_problem(response, statuses=(401,))
