@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     # Shares the throttling counters (else kept in the database); keys start with the prefix.
     redis_url: str | None = None
     redis_key_prefix: str = "canopy:"
+    redis_max_connections: int = Field(default=64, ge=1)
     # Fernet key (urlsafe base64, 32 bytes) encrypting partner signing secrets and webhook
     # secrets at rest; in development one is derived from the secret key.
     encryption_key: str | None = None

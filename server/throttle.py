@@ -13,8 +13,10 @@ The client address is the socket peer; forwarded headers are not trusted here.
 
 from __future__ import annotations
 
+import logging
 import math
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -26,6 +28,8 @@ from server.clock import wall_clock
 from server.db import Database, dialect_insert, session_scope
 from server.errors import DomainError
 from server.settings import Settings
+
+logger = logging.getLogger("canopy.throttle")
 
 
 class ThrottleCounter(SQLModel, table=True):
@@ -156,21 +160,26 @@ class RedisCounters:
     ended windows itself. A window Redis has expired cannot be given back to; a login that
     straddles its window's end may give back to the next window instead (never below zero)."""
 
-    def __init__(self, url: str, prefix: str) -> None:
-        from redis.asyncio import Redis
+    def __init__(self, url: str, prefix: str, *, max_connections: int, wait_s: float) -> None:
+        from redis.asyncio import BlockingConnectionPool, Redis
 
         self.prefix = prefix + "throttle:"
-        self.client = Redis.from_url(url)
+        # Blocking: a burst past the pool waits for a free connection (as the database pool does)
+        # instead of failing with "Too many connections".
+        pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=wait_s)
+        self.client = Redis(connection_pool=pool)
         self._hit = self.client.register_script(_REDIS_HIT)
         self._peek = self.client.register_script(_REDIS_PEEK)
         self._give_back = self.client.register_script(_REDIS_GIVE_BACK)
 
     async def hit(self, key: str, window_s: int) -> Window:
-        count, left_ms = await self._hit(keys=[self.prefix + key], args=[window_s * 1000])
+        async with _redis_answers():
+            count, left_ms = await self._hit(keys=[self.prefix + key], args=[window_s * 1000])
         return Window(key, int(count), wall_clock() + timedelta(milliseconds=int(left_ms)))
 
     async def peek(self, key: str) -> Window | None:
-        found = await self._peek(keys=[self.prefix + key])
+        async with _redis_answers():
+            found = await self._peek(keys=[self.prefix + key])
         if not found:
             return None
         count, left_ms = found
@@ -178,16 +187,41 @@ class RedisCounters:
 
     async def give_back(self, *windows: Window) -> None:
         if windows:
-            await self._give_back(keys=[self.prefix + window.key for window in windows])
+            async with _redis_answers():
+                await self._give_back(keys=[self.prefix + window.key for window in windows])
 
     async def close(self) -> None:
         await self.client.aclose()
 
 
+@asynccontextmanager
+async def _redis_answers() -> AsyncIterator[None]:
+    """A Redis that is down, or busy past the pool's wait, refuses the request with a 503 to
+    retry, as an unavailable database does, rather than a 500."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        logger.warning("Redis unavailable for the throttle: %s", exc)
+        raise DomainError(
+            "The rate-limit store could not answer; nothing was done. Retry it.",
+            problem="throttle-unavailable",
+            status=503,
+            headers={"Retry-After": "1"},
+        ) from exc
+
+
 def counter_store(settings: Settings, database: Database) -> CounterStore:
     """Redis when CANOPY_REDIS_URL is set, else the database: either way shared by every worker."""
     if settings.redis_url:
-        return RedisCounters(settings.redis_url, settings.redis_key_prefix)
+        return RedisCounters(
+            settings.redis_url,
+            settings.redis_key_prefix,
+            max_connections=settings.redis_max_connections,
+            wait_s=settings.db_pool_timeout_s,
+        )
     return DatabaseCounters(database)
 
 

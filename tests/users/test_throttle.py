@@ -163,7 +163,7 @@ async def test_database_window_restarts_in_place_before_pruning(database: Databa
 
 @pytest.mark.redis
 async def test_redis_windows_count_give_back_and_expire(redis_prefix: str) -> None:
-    counters = RedisCounters(redis_test_url(), redis_prefix)
+    counters = RedisCounters(redis_test_url(), redis_prefix, max_connections=4, wait_s=5)
     try:
         before = datetime.now(UTC)
         first = await counters.hit("login-handle:ash", 60)
@@ -180,3 +180,12 @@ async def test_redis_windows_count_give_back_and_expire(redis_prefix: str) -> No
         assert 0 < await counters.client.pttl(keys[0]) <= 60_000
     finally:
         await counters.close()
+
+
+async def test_an_unreachable_redis_refuses_with_503_not_500(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    async with AsyncTestClient(app, base_url="http://canopy.test") as client:
+        response = await client.post("/v1/auth/login", json={"handle": "nobody", "password": "not the password"})
+    assert response.status_code == 503, response.text
+    assert response.json()["type"].endswith(":throttle-unavailable")
+    assert response.headers["retry-after"] == "1"
