@@ -26,6 +26,7 @@ from server.feed.service import add_feed_item
 from server.ledger import service as ledger
 from server.ledger.models import Account, Balance, LedgerEntry, LedgerTransaction, TransactionKind
 from server.ledger.service import BalanceState, Leg
+from server.notifications.service import notify
 from server.settings import Settings
 from server.trees import service as trees
 from server.users.models import User
@@ -497,6 +498,7 @@ async def _shield_for_streak(session: AsyncSession, settings: Settings, user: Us
         )
         if earned.scalar() is not None:
             await add_feed_item(session, user.id, FeedType.SHIELD_EARNED, now=now)
+            await notify(session, user.id, "shield.earned", now.date().isoformat(), {}, now=now)
 
 
 def streak_days(user: User, now: datetime) -> int:

@@ -26,6 +26,7 @@ from server.feed.models import FeedType
 from server.feed.service import add_feed_item
 from server.ledger.models import Account, LedgerEntry, TransactionKind
 from server.ledger.service import Leg, balance_of
+from server.notifications.service import notify
 from server.pagination import newest_first, page_of
 from server.settings import Settings
 from server.social.models import FriendRequest, Friendship, PlayCounter, RequestStatus, Steal
@@ -178,6 +179,7 @@ async def request_friend(session: AsyncSession, user: User, handle: str, now: da
     session.add(request)
     await session.flush()
     await add_feed_item(session, other.id, FeedType.FRIEND_REQUESTED, friend_id=user.id, now=now)
+    await notify(session, other.id, "friend.requested", request.id, {"friend_id": user.id}, now=now)
     return request
 
 
@@ -378,6 +380,7 @@ async def steal(
         reference=ball_id,
     )
     await add_feed_item(session, owner.id, FeedType.BALL_STOLEN, friend_id=thief.id, amount_g=take, now=now)
+    await notify(session, owner.id, "ball.stolen", ball_id, {"friend_id": thief.id, "amount_g": take}, now=now)
     return take
 
 
@@ -487,6 +490,7 @@ async def water(
     if result is None:
         raise Conflict(f"Your balance is below {amount_g} g.", problem="short-balance")
     await add_feed_item(session, friend.id, FeedType.FRIEND_WATERED, friend_id=user.id, amount_g=amount_g, now=now)
+    await notify(session, friend.id, "friend.watered", new_id(), {"friend_id": user.id, "amount_g": amount_g}, now=now)
     return result[0]
 
 
