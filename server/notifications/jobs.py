@@ -64,12 +64,14 @@ def _quiet_until(row: NotificationSettings | None, user: User, now: datetime) ->
     return local_time_on(day, end, zone)
 
 
-def _values(row: Notification, friend_names: dict[str, str], settings: Settings) -> dict[str, Any]:
+def _values(row: Notification, people: dict[str, User], settings: Settings) -> dict[str, Any]:
     """What the text and the push's `data` are made of."""
     values: dict[str, Any] = json.loads(row.data) if row.data else {}
     values.update(count=row.count, amount_g=row.amount_g, key=row.key)
-    if row.friend_id:
-        values["friend_name"] = friend_names.get(row.friend_id, "")
+    friend = people.get(row.friend_id or "")
+    if friend is not None:
+        values["friend"] = {"handle": friend.handle, "display_name": friend.display_name}
+        values["friend_name"] = friend.display_name
     if "certificate_number" in values:
         values["url"] = f"{settings.public_base_url.rstrip('/')}/c/{values['certificate_number']}"
     if row.type == "ball.expiring":
@@ -107,7 +109,6 @@ async def _release_chunk(
         select(Device.id, Device.user_id).where(Device.user_id.in_(user_ids))
     ):
         devices.setdefault(user_id, []).append(device_id)
-    names = {user_id: user.display_name for user_id, user in users.items()}
     pushes: list[dict[str, Any]] = []
     for row in rows:
         user, choice = users[row.user_id], choices.get(row.user_id)
@@ -121,7 +122,7 @@ async def _release_chunk(
             row.due_at = held_until
             counts["held"] += 1
             continue
-        values = _values(row, names, settings)
+        values = _values(row, users, settings)
         title, body = compose(language_or_default(user.language), row.type, values)
         payload = json.dumps(
             {

@@ -36,6 +36,7 @@ class Relay:
         self.pushes: list[dict[str, Any]] = []
         self.raw: list[tuple[dict[str, str], bytes]] = []
         self.refused = 0
+        self.waiting = 0
         self.statuses: list[int] = []
         self.hang = threading.Event()
         self.release = threading.Event()
@@ -45,6 +46,7 @@ class Relay:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if relay.hang.is_set():
+                    relay.waiting += 1
                     relay.release.wait(30)
                     return
                 if not verify(self.headers, body, RELAY_SECRET):
