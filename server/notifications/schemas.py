@@ -51,9 +51,11 @@ class DeviceCreate(RequestModel):
 
 
 class DevicePublic(SQLModel):
+    """A device as the API shows it: without its push token, which the app already holds and which
+    lets whoever has it reach the phone through the relay."""
+
     id: str
     platform: str
-    token: str
     app_version: str | None
     created_at: datetime
     last_seen_at: datetime

@@ -71,23 +71,27 @@ async def test_devices_register_once_list_replace_and_delete(api: Api) -> None:
     first = await user.post("/v1/me/devices", json={"platform": "ios", "token": "tok-0", "app_version": "1.2"})
     assert first.status_code == 201, first.text
     device = first.json()
-    assert device["platform"] == "ios" and device["token"] == "tok-0" and device["app_version"] == "1.2"
+    assert device["platform"] == "ios" and device["app_version"] == "1.2" and "token" not in device
+    ids = {"tok-0": device["id"]}
     again = await user.post("/v1/me/devices", json={"platform": "ios", "token": "tok-0", "app_version": "1.3"})
     assert again.status_code == 200 and again.json()["id"] == device["id"] and again.json()["app_version"] == "1.3"
 
     for n in range(1, 10):
         await api.advance(1)
-        assert (await user.post("/v1/me/devices", json={"platform": "android", "token": f"tok-{n}"})).status_code == 201
+        created = await user.post("/v1/me/devices", json={"platform": "android", "token": f"tok-{n}"})
+        assert created.status_code == 201
+        ids[f"tok-{n}"] = created.json()["id"]
     await api.advance(1)
     assert (await user.post("/v1/me/devices", json={"platform": "ios", "token": "tok-0"})).status_code == 200
     listed = (await user.get("/v1/me/devices")).json()["items"]
-    assert len(listed) == 10 and listed[0]["token"] == "tok-0"  # seen most recently
+    assert len(listed) == 10 and listed[0]["id"] == ids["tok-0"]  # seen most recently
 
     await api.advance(1)
     eleventh = await user.post("/v1/me/devices", json={"platform": "web", "token": "tok-10"})
     assert eleventh.status_code == 201
-    tokens = {d["token"] for d in (await user.get("/v1/me/devices")).json()["items"]}
-    assert len(tokens) == 10 and "tok-1" not in tokens and {"tok-0", "tok-10"} <= tokens
+    listed_ids = {d["id"] for d in (await user.get("/v1/me/devices")).json()["items"]}
+    assert len(listed_ids) == 10 and ids["tok-1"] not in listed_ids
+    assert {ids["tok-0"], eleventh.json()["id"]} <= listed_ids
 
     stranger = await api.register()
     assert (await stranger.delete(f"/v1/me/devices/{device['id']}")).status_code == 404
@@ -100,9 +104,10 @@ async def test_devices_register_once_list_replace_and_delete(api: Api) -> None:
 async def test_a_token_moves_to_the_user_who_registers_it_last(api: Api) -> None:
     first, second = await api.register(), await api.register()
     assert (await first.post("/v1/me/devices", json={"platform": "ios", "token": "shared"})).status_code == 201
-    assert (await second.post("/v1/me/devices", json={"platform": "ios", "token": "shared"})).status_code == 201
+    moved = await second.post("/v1/me/devices", json={"platform": "ios", "token": "shared"})
+    assert moved.status_code == 201
     assert (await first.get("/v1/me/devices")).json()["items"] == []
-    assert [d["token"] for d in (await second.get("/v1/me/devices")).json()["items"]] == ["shared"]
+    assert [d["id"] for d in (await second.get("/v1/me/devices")).json()["items"]] == [moved.json()["id"]]
 
 
 @pytest.mark.parametrize(
