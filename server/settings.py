@@ -124,6 +124,7 @@ class Settings(BaseSettings):
     prune_chunk: int = Field(1000, ge=1, le=100_000)
     play_counter_retention_days: int = Field(60, ge=1)
     webhook_delivered_retention_days: int = Field(30, ge=1)
+    notification_retention_days: int = Field(30, ge=1)
     # an expired green code is kept this long so a late report names it `green-code-expired`
     green_code_retention_s: int = Field(24 * 3600, ge=0)
 

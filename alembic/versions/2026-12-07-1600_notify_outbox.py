@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("user_id", "type", "key", name="uq_notifications_user_type_key"),
     )
     op.create_index("ix_notifications_due", "notifications", ["status", "due_at"])
+    op.create_index(op.f("ix_notifications_released_at"), "notifications", ["released_at"])
     op.create_table(
         "push_deliveries",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -83,6 +84,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_push_deliveries_due", "push_deliveries", ["status", "next_attempt_at"])
     op.create_index(op.f("ix_push_deliveries_device_id"), "push_deliveries", ["device_id"])
+    op.create_index(op.f("ix_push_deliveries_created_at"), "push_deliveries", ["created_at"])
     op.create_index(op.f("ix_push_deliveries_notification_id"), "push_deliveries", ["notification_id"])
     op.create_table(
         "notification_thefts",

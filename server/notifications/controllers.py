@@ -6,6 +6,7 @@ from datetime import datetime
 
 from litestar import Response, delete, get, post, put
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,7 +35,7 @@ class NotificationController(UserController):
         """Which notifications the user gets, on which channels, and their quiet hours (local time)."""
         return await service.get_settings(db_session, current_user.id)
 
-    @put("/notification-settings")
+    @put("/notification-settings", responses=problems(422))
     async def put_settings(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -45,7 +46,11 @@ class NotificationController(UserController):
         """Replace the settings; event types left out of `events` stay on."""
         return await service.put_settings(db_session, current_user.id, data, now)
 
-    @post("/devices", status_code=201)
+    @post(
+        "/devices",
+        status_code=201,
+        responses={200: ResponseSpec(DevicePublic, description="A token registered already: the same device")},
+    )
     async def register_device(
         self,
         db_session: NamedDependency[AsyncSession],

@@ -77,7 +77,7 @@ class Notification(SQLModel, table=True):
     data: str | None = Field(default=None, sa_column=Column(Text, nullable=True))  # JSON object
     status: str = Field(default="pending", max_length=10)  # pending | sent | skipped
     due_at: datetime
-    released_at: datetime | None = None
+    released_at: datetime | None = Field(default=None, index=True)  # `prune` deletes by it
     created_at: datetime
 
 
@@ -99,7 +99,7 @@ class PushDelivery(SQLModel, table=True):
     first_attempt_at: datetime | None = None
     last_error: str | None = Field(default=None, max_length=500)
     delivered_at: datetime | None = None
-    created_at: datetime
+    created_at: datetime = Field(index=True)  # `prune` deletes by it
 
 
 class TheftNote(SQLModel, table=True):

@@ -15,7 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import dialect_insert, dialect_name, new_id
-from server.errors import NotFound
+from server.errors import NotFound, Unprocessable
 from server.notifications.models import Device, EventType, Notification, NotificationSettings, TheftNote
 from server.notifications.schemas import (
     DeviceCreate,
@@ -94,10 +94,15 @@ async def get_settings(session: AsyncSession, user_id: str) -> NotificationSetti
 async def put_settings(
     session: AsyncSession, user_id: str, body: NotificationSettingsBody, now: datetime
 ) -> NotificationSettingsPublic:
+    if body.quiet_hours and body.quiet_hours.start == body.quiet_hours.end:
+        raise Unprocessable("Quiet hours must start and end at different times.", problem="empty-quiet-hours")
+    unknown = sorted(set(body.events) - {event.value for event in EventType})
+    if unknown:
+        raise Unprocessable(f"Unknown event types: {', '.join(unknown)}.", problem="unknown-event-type")
     values = {
         "push": body.push,
         "email": body.email,
-        "disabled_events": " ".join(sorted(event.value for event, on in body.events.items() if not on)),
+        "disabled_events": " ".join(sorted(event for event, on in body.events.items() if not on)),
         "quiet_start": body.quiet_hours.start if body.quiet_hours else None,
         "quiet_end": body.quiet_hours.end if body.quiet_hours else None,
         "updated_at": now,

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, delete, select, tuple_
 
 from server.clock import wall_clock
 from server.idempotency import IdempotencyRecord
+from server.notifications.models import Notification, PushDelivery
 from server.partners.models import GreenCode
 from server.social.models import PlayCounter
 from server.throttle import ThrottleCounter
@@ -105,6 +106,20 @@ PRUNE_STEPS: dict[str, PruneStep] = {
         condition=lambda run: (
             (WebhookDelivery.status == "delivered")
             & (WebhookDelivery.delivered_at < run.now - timedelta(days=run.settings.webhook_delivered_retention_days))
+        ),
+    ),
+    # Sent (or skipped) notifications and finished pushes; their dedup keys are past any repeat.
+    "notifications_deleted": RowsPastTheirTime(
+        key=[Notification.id],
+        condition=lambda run: (
+            Notification.released_at < run.now - timedelta(days=run.settings.notification_retention_days)
+        ),
+    ),
+    "push_deliveries_deleted": RowsPastTheirTime(
+        key=[PushDelivery.id],
+        condition=lambda run: (
+            (PushDelivery.status != "pending")
+            & (PushDelivery.created_at < run.now - timedelta(days=run.settings.notification_retention_days))
         ),
     ),
 }

@@ -181,3 +181,16 @@ async def test_without_a_relay_notifications_are_logged_not_pushed(api: Api, rel
     await ask(asker, other)
     counts = await send(api)
     assert counts["released"] == 1 and counts["delivered"] == 0 and relay.pushes == []
+
+
+async def test_prune_deletes_what_was_sent_30_days_ago(api: Api, relay: Relay) -> None:
+    asker, other = await api.register(), await api.register()
+    await with_device(other)
+    await ask(asker, other)
+    assert (await send(api))["delivered"] == 1
+    await api.advance(29 * 86400)
+    counts = await api.run_job("prune")
+    assert counts["notifications_deleted"] == 0 and counts["push_deliveries_deleted"] == 0
+    await api.advance(2 * 86400)
+    counts = await api.run_job("prune")
+    assert counts["notifications_deleted"] == 1 and counts["push_deliveries_deleted"] == 1
