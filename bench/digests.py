@@ -30,7 +30,7 @@ from sqlalchemy import String, delete, func, insert, literal, select
 from bench.batching import Databases, count, settle
 from server.catalog.service import seed_demo
 from server.db import Database, new_id, new_ids_sql
-from server.energy.models import Ball
+from server.ledger.models import Ball
 from server.migrations import upgrade
 from server.notifications.digests import compose_ripe_digests
 from server.notifications.models import Notification

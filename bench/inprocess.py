@@ -42,6 +42,10 @@ def _routes(tokens: Tokens, seeded: Seeded) -> dict[str, Callable[[int], Request
     def collect(i: int) -> Request:
         return "POST", f"/v1/me/balls/{ball_id(i)}/collect", tokens.bearer(i), b""
 
+    def collect_all(i: int) -> Request:
+        """All of user i's ripe balls (one each): a route of its own run, as it takes `collect`'s balls."""
+        return "POST", "/v1/me/balls/collect", tokens.bearer(i), b""
+
     today = seeded.seeded_at[:10]
 
     def steps(i: int) -> Request:
@@ -62,7 +66,15 @@ def _routes(tokens: Tokens, seeded: Seeded) -> dict[str, Callable[[int], Request
         body, headers = signed_batch(seeded, i, prefix="inprocess")
         return "POST", PARTNER_BATCH, headers, body.encode()
 
-    return {"health": health, "me": me, "forest": forest, "collect": collect, "steps": steps, "partner": partner}
+    return {
+        "health": health,
+        "me": me,
+        "forest": forest,
+        "collect": collect,
+        "collect-all": collect_all,
+        "steps": steps,
+        "partner": partner,
+    }
 
 
 async def call(app: Any, request: Request) -> int:

@@ -1,4 +1,4 @@
-"""The application factory: routers, dependencies, error handling, lifespan and scheduler."""
+"""The application factory: routers, pages, dependencies, error handling, lifespan and scheduler."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar, MediaType, Response, Router
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -26,6 +27,7 @@ from server.catalog.controllers import (
 from server.certificates.controllers import CertificateController
 from server.certificates.signing import load_signing_key
 from server.clock import Clock, provide_now
+from server.content_language import announce_language, language_cache_key, provide_language
 from server.db import CloseRequestSessions, Database, provide_db_session
 from server.dependencies import APP_DEPENDENCIES
 from server.energy.controllers import EnergyController
@@ -49,6 +51,9 @@ from server.trees.controllers import TreeController
 from server.users.controllers import AuthController, MeController
 from server.users.security import Passwords
 from server.validation import StrictJSONRequest
+from server.web.controllers import HomeController, LanguageController, StaticController
+from server.web.errors import with_error_pages
+from server.web.pages import template_config
 from server.webhooks.controllers import AdminWebhookController
 
 VERSION = "0.1.0"
@@ -145,9 +150,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             MetricsController,
             Router(path="/v1", route_handlers=api_handlers),
+            HomeController,
+            LanguageController,
+            StaticController,
         ],
-        dependencies={**APP_DEPENDENCIES, "db_session": Provide(provide_db_session), "now": Provide(provide_now)},
-        exception_handlers=EXCEPTION_HANDLERS,
+        template_config=template_config(),
+        dependencies={
+            **APP_DEPENDENCIES,
+            "db_session": Provide(provide_db_session),
+            "now": Provide(provide_now),
+            "answer_language": Provide(provide_language, sync_to_thread=False),
+        },
+        before_send=[announce_language],
+        response_cache_config=ResponseCacheConfig(key_builder=language_cache_key),
+        exception_handlers=with_error_pages(EXCEPTION_HANDLERS),
         request_class=StrictJSONRequest,
         plugins=[RequestModelSchemaPlugin()],
         middleware=[

@@ -15,10 +15,13 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
+from litestar.params import FromHeader
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.content_language import AcceptLanguage, answer_in
 from server.errors import Forbidden, Unauthorized
+from server.i18n import Language, language_or_default, negotiate
 from server.settings import Settings
 from server.throttle import Throttle, client_address
 from server.users.models import User
@@ -72,6 +75,15 @@ async def provide_current_user(
     return user
 
 
+def provide_user_language(
+    request: ASGIConnection[Any, Any, Any, Any],
+    current_user: NamedDependency[User],
+    accept_language: FromHeader[AcceptLanguage] = None,
+) -> Language:
+    """`Accept-Language` when it names one of our languages, else the account's own (docs/decisions.md)."""
+    return answer_in(request, negotiate(accept_language, default=language_or_default(current_user.language)))
+
+
 async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """The operator token; wrong tokens are throttled per client address (429)."""
     settings: Settings = connection.app.state.settings
@@ -100,5 +112,8 @@ class OperatorController(Controller):
 class UserController(Controller):
     """Base of the controllers acting for the signed-in user (`current_user`)."""
 
-    dependencies = {"current_user": Provide(provide_current_user)}
+    dependencies = {
+        "current_user": Provide(provide_current_user),
+        "answer_language": Provide(provide_user_language, sync_to_thread=False),
+    }
     security = [{"user": []}]

@@ -44,13 +44,13 @@ def _language_of_tag(tag: str) -> Language | None:
     return None
 
 
-def negotiate(accept_language: str | None) -> Language:
-    """The best of our languages for an `Accept-Language` header (RFC 9110 12.5.4), else `en`.
+def negotiate(accept_language: str | None, default: Language = DEFAULT_LANGUAGE) -> Language:
+    """The best of our languages for an `Accept-Language` header (RFC 9110 12.5.4), else `default`.
 
     A malformed entry is skipped rather than refused: the header only ever expresses a wish.
     """
     if not accept_language:
-        return DEFAULT_LANGUAGE
+        return default
     wishes: list[tuple[float, int, Language]] = []
     for position, entry in enumerate(accept_language[:_MAX_ACCEPT_LANGUAGE].split(",")):
         tag, _, params = entry.partition(";")
@@ -67,7 +67,7 @@ def negotiate(accept_language: str | None) -> Language:
             if not 0.0 < quality <= 1.0:
                 continue
         wishes.append((-quality, position, language))
-    return min(wishes)[2] if wishes else DEFAULT_LANGUAGE
+    return min(wishes)[2] if wishes else default
 
 
 def language_or_default(value: str | None) -> Language:

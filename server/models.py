@@ -3,10 +3,10 @@
 from server.catalog.models import ActionType, Project, ProjectSpecies, Species
 from server.certificates.models import Certificate, CertificateCounter
 from server.clock import TestClockOffset
-from server.energy.models import ActionRecord, Ball, DailySteps
+from server.energy.models import ActionRecord, DailySteps
 from server.feed.models import FeedItem
 from server.idempotency import IdempotencyRecord
-from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
+from server.ledger.models import Balance, Ball, LedgerEntry, LedgerTransaction
 from server.notifications.models import Device, Notification, NotificationSettings, PushDelivery, TheftNote
 from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
 from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection

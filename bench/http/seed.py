@@ -29,8 +29,7 @@ from bench.batching import add_year_round_project
 from server.catalog.models import Species
 from server.clock import wall_clock
 from server.db import Database
-from server.energy.models import Ball
-from server.ledger.models import Balance, LedgerEntry, LedgerTransaction
+from server.ledger.models import Balance, Ball, LedgerEntry, LedgerTransaction
 from server.partners.models import PartnerLink, PartnerReport
 from server.partners.onboarding import create_partner
 from server.partners.schemas import PartnerCreate

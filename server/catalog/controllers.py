@@ -21,11 +21,14 @@ from server.catalog.schemas import (
     ProjectCreate,
     ProjectPublic,
     ProjectUpdate,
+    SpeciesAdmin,
     SpeciesCreate,
     SpeciesPublic,
+    SpeciesUpdate,
     feature_collection,
 )
 from server.errors import problems
+from server.i18n import Language
 from server.pagination import Page
 from server.validation import ResourceId
 
@@ -33,38 +36,65 @@ ActionCodePath = Annotated[str, PathParameter(min_length=1, max_length=40, patte
 
 
 class CatalogController(Controller):
-    """Small, public lists: returned whole, with `next_cursor` always null."""
+    """Small, public lists: returned whole, with `next_cursor` always null; names in the language of
+    `Accept-Language` (server/content_language.py)."""
 
     path = "/"
     tags = ["catalogue"]
 
     @get("/catalog/actions")
-    async def actions(self, db_session: NamedDependency[AsyncSession]) -> Page[ActionTypePublic]:
-        return Page(items=await service.list_actions(db_session))
+    async def actions(
+        self, db_session: NamedDependency[AsyncSession], answer_language: NamedDependency[Language]
+    ) -> Page[ActionTypePublic]:
+        return Page(items=await service.list_actions(db_session, answer_language))
 
     @get("/species")
-    async def species(self, db_session: NamedDependency[AsyncSession]) -> Page[SpeciesPublic]:
-        return Page(items=await service.list_species(db_session))
+    async def species(
+        self, db_session: NamedDependency[AsyncSession], answer_language: NamedDependency[Language]
+    ) -> Page[SpeciesPublic]:
+        return Page(items=await service.list_species(db_session, answer_language))
 
     @get("/projects")
     async def projects(
-        self, db_session: NamedDependency[AsyncSession], now: NamedDependency[datetime]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        answer_language: NamedDependency[Language],
     ) -> Page[ProjectPublic]:
-        return Page(items=await service.list_projects(db_session, now))
+        return Page(items=await service.list_projects(db_session, now, answer_language))
 
     @get("/projects.geojson", media_type="application/geo+json")
     async def projects_geojson(
-        self, db_session: NamedDependency[AsyncSession], now: NamedDependency[datetime]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        answer_language: NamedDependency[Language],
     ) -> dict[str, Any]:
-        return feature_collection(await service.list_projects(db_session, now))
+        return feature_collection(await service.list_projects(db_session, now, answer_language))
 
 
 class AdminSpeciesController(OperatorController):
+    """Species with their names in every language (operators see all of them, never one negotiated)."""
+
     path = "/admin/species"
 
+    @get("/")
+    async def list_species(self, db_session: NamedDependency[AsyncSession]) -> Page[SpeciesAdmin]:
+        return Page(items=await service.list_all_species(db_session))
+
     @post("/", status_code=201, responses=problems(409))
-    async def create(self, db_session: NamedDependency[AsyncSession], data: JSONBody[SpeciesCreate]) -> SpeciesPublic:
+    async def create(self, db_session: NamedDependency[AsyncSession], data: JSONBody[SpeciesCreate]) -> SpeciesAdmin:
         return await service.create_species(db_session, data)
+
+    @patch("/{species_id:str}")
+    async def update(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        species_id: FromPath[ResourceId],
+        data: JSONBody[SpeciesUpdate],
+    ) -> SpeciesAdmin:
+        """Set or remove the species' names in other languages."""
+        return await service.update_species(db_session, species_id, data)
 
 
 class AdminProjectController(OperatorController):

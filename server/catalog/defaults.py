@@ -10,6 +10,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "walk",
         "name": "Walking",
+        "names": {"zh-Hans": "步行"},
         "unit": "step",
         "grams_per_unit": 1,
         "per_units": 50,
@@ -22,6 +23,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "metro_ride",
         "name": "Metro ride",
+        "names": {"zh-Hans": "地铁出行"},
         "unit": "trip",
         "grams_per_unit": 52,
         "daily_cap_count": 5,
@@ -35,6 +37,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "bus_ride",
         "name": "Bus ride",
+        "names": {"zh-Hans": "公交出行"},
         "unit": "trip",
         "grams_per_unit": 80,
         "daily_cap_count": 5,
@@ -46,6 +49,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "bike_share_ride",
         "name": "Shared bike ride",
+        "names": {"zh-Hans": "共享单车骑行"},
         "unit": "trip",
         "grams_per_unit": 40,
         "daily_cap_count": 5,
@@ -58,6 +62,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "offline_payment",
         "name": "Cashless payment",
+        "names": {"zh-Hans": "无现金支付"},
         "unit": "item",
         "grams_per_unit": 5,
         "daily_cap_count": 10,
@@ -69,6 +74,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "e_invoice",
         "name": "Electronic invoice",
+        "names": {"zh-Hans": "电子发票"},
         "unit": "item",
         "grams_per_unit": 5,
         "daily_cap_count": 5,
@@ -80,6 +86,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "online_utility_bill",
         "name": "Utility bill paid online",
+        "names": {"zh-Hans": "在线生活缴费"},
         "unit": "bill",
         "grams_per_unit": 262,
         "monthly_cap_count": 10,
@@ -91,6 +98,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "train_ticket_online",
         "name": "Train ticket bought online",
+        "names": {"zh-Hans": "网上购买火车票"},
         "unit": "item",
         "grams_per_unit": 136,
         "monthly_cap_count": 10,
@@ -102,6 +110,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "movie_ticket_online",
         "name": "Movie ticket bought online",
+        "names": {"zh-Hans": "网上购买电影票"},
         "unit": "item",
         "grams_per_unit": 180,
         "monthly_cap_count": 10,
@@ -113,6 +122,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "reusable_cup",
         "name": "Own cup at a cafe",
+        "names": {"zh-Hans": "咖啡店自带杯"},
         "unit": "item",
         "grams_per_unit": 110,
         "daily_cap_count": 3,
@@ -124,6 +134,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "no_cutlery_order",
         "name": "Takeaway without cutlery",
+        "names": {"zh-Hans": "外卖不要餐具"},
         "unit": "item",
         "grams_per_unit": 16,
         "daily_cap_count": 3,
@@ -137,6 +148,7 @@ ACTION_TYPES: list[dict[str, Any]] = [
     {
         "code": "no_plastic_bag",
         "name": "No plastic bag",
+        "names": {"zh-Hans": "不用塑料袋"},
         "unit": "item",
         "grams_per_unit": 5,
         "daily_cap_count": 5,
@@ -147,17 +159,32 @@ ACTION_TYPES: list[dict[str, Any]] = [
     },
 ]
 
+# Chinese names: the Flora of China's, or the name Chinese planting programmes use with it in brackets.
 SPECIES: list[dict[str, Any]] = [
-    {"common_name": "Saxaul", "scientific_name": "Haloxylon ammodendron", "co2_lifetime_kg": 100, "cost_g": 17_900},
+    {
+        "common_name": "Saxaul",
+        "common_names": {"zh-Hans": "梭梭"},
+        "scientific_name": "Haloxylon ammodendron",
+        "co2_lifetime_kg": 100,
+        "cost_g": 17_900,
+    },
     {
         "common_name": "Red willow (tamarisk)",
+        "common_names": {"zh-Hans": "红柳（多枝柽柳）"},  # noqa: RUF001 (Chinese brackets)
         "scientific_name": "Tamarix ramosissima",
         "co2_lifetime_kg": 110,
         "cost_g": 22_400,
     },
-    {"common_name": "Sand willow", "scientific_name": "Salix psammophila", "co2_lifetime_kg": 90, "cost_g": 16_930},
+    {
+        "common_name": "Sand willow",
+        "common_names": {"zh-Hans": "北沙柳"},
+        "scientific_name": "Salix psammophila",
+        "co2_lifetime_kg": 90,
+        "cost_g": 16_930,
+    },
     {
         "common_name": "Mongolian pine",
+        "common_names": {"zh-Hans": "樟子松"},
         "scientific_name": "Pinus sylvestris var. mongolica",
         "co2_lifetime_kg": 500,
         "cost_g": 146_210,

@@ -9,6 +9,12 @@ from sqlalchemy import JSON, CheckConstraint, Column
 from sqlmodel import Field, SQLModel
 
 from server.db import new_id
+from server.i18n import Language
+
+
+def translations_column() -> Column[Any]:
+    """A name's translations, {language: text}, English (the name itself) not among them."""
+    return Column(JSON, nullable=False, server_default="{}")
 
 
 class ActionType(SQLModel, table=True):
@@ -31,6 +37,11 @@ class ActionType(SQLModel, table=True):
     factor_year: int | None = None
     baseline: str = Field(max_length=200)
     retired_at: datetime | None = None
+    names: dict[str, str] = Field(default_factory=dict, sa_column=translations_column())
+
+    def name_in(self, language: Language) -> str:
+        """The name in `language`, or the English one where it has no translation."""
+        return self.names.get(language) or self.name
 
 
 class Species(SQLModel, table=True):
@@ -40,6 +51,11 @@ class Species(SQLModel, table=True):
     common_name: str = Field(max_length=80, unique=True)
     scientific_name: str = Field(max_length=120)
     co2_lifetime_kg: int
+    common_names: dict[str, str] = Field(default_factory=dict, sa_column=translations_column())
+
+    def common_name_in(self, language: Language) -> str:
+        """The common name in `language`, or the English one where it has no translation."""
+        return self.common_names.get(language) or self.common_name
 
 
 class Project(SQLModel, table=True):

@@ -27,7 +27,18 @@ class ActionTypePublic(SQLModel):
 
 
 class ActionTypeAdmin(ActionTypePublic):
+    """The operator's view: the English `name` and every translation of it."""
+
+    names: dict[str, str]
     retired_at: datetime | None
+
+
+TranslatedLanguage = Literal["zh-Hans"]
+"""Every language but English: a name's translations are keyed by these (English is the name itself)."""
+ActionName = Annotated[PrintableText, Field(min_length=1, max_length=80)]
+SpeciesName = Annotated[PrintableText, Field(min_length=1, max_length=80)]
+TRANSLATIONS_NOTE = "Translations by language; a language left out shows the English name"
+MERGE_NOTE = "Merged into the stored translations: a language set to null loses its translation"
 
 
 Unit = Literal["step", "trip", "item", "bill", "km"]
@@ -40,6 +51,7 @@ FactorYear = Annotated[int, IntOnly, Field(ge=1900, le=2100)]
 class ActionTypeCreate(RequestModel):
     code: Annotated[Text, Field(min_length=2, max_length=40), matching(r"^[a-z][a-z0-9_]*$")]
     name: Annotated[PrintableText, Field(max_length=80)]
+    names: Annotated[dict[TranslatedLanguage, ActionName], Field(description=TRANSLATIONS_NOTE)] = {}
     unit: Unit
     grams_per_unit: GramsPerUnit
     per_units: PositiveCount = 1
@@ -61,6 +73,7 @@ class ActionTypeUpdate(PatchModel):
     nullable = NULLABLE_ACTION_FIELDS
 
     name: Annotated[PrintableText, Field(max_length=80)] | None = None
+    names: Annotated[dict[TranslatedLanguage, ActionName | None], Field(description=MERGE_NOTE)] | None = None
     unit: Unit | None = None
     grams_per_unit: GramsPerUnit | None = None
     per_units: PositiveCount | None = None
@@ -78,6 +91,12 @@ class SpeciesPublic(SQLModel):
     common_name: str
     scientific_name: str
     co2_lifetime_kg: int
+
+
+class SpeciesAdmin(SpeciesPublic):
+    """The operator's view: the English `common_name` and every translation of it."""
+
+    common_names: dict[str, str]
 
 
 class NgoRef(SQLModel):
@@ -180,9 +199,17 @@ Capacity = Annotated[int, IntOnly, Field(ge=0, le=10**9)]
 
 
 class SpeciesCreate(RequestModel):
-    common_name: Annotated[PrintableText, Field(min_length=1, max_length=80)]
+    common_name: SpeciesName
+    common_names: Annotated[dict[TranslatedLanguage, SpeciesName], Field(description=TRANSLATIONS_NOTE)] = {}
     scientific_name: Name
     co2_lifetime_kg: Annotated[int, IntOnly, Field(ge=0, le=10**6)]
+
+
+class SpeciesUpdate(PatchModel):
+    """The names a species is shown by in other languages (the English name keys the demo seed and
+    the tree pictures, so it stays as created)."""
+
+    common_names: Annotated[dict[TranslatedLanguage, SpeciesName | None], Field(description=MERGE_NOTE)] | None = None
 
 
 class ProjectCreate(RequestModel):

@@ -23,20 +23,38 @@ from server.catalog.schemas import (
     ProjectSpeciesPublic,
     ProjectUpdate,
     Season,
+    SpeciesAdmin,
     SpeciesCreate,
     SpeciesPublic,
+    SpeciesUpdate,
+    TranslatedLanguage,
 )
 from server.catalog.seasons import current_window
 from server.errors import Conflict, DomainError, NotFound, Unprocessable
+from server.i18n import Language
 from server.planting.models import Ngo, PlantingOrder
 from server.trees import service as trees
 
 LISTED_PROJECT_STATUSES = ("active", "paused")
 
 
-async def list_actions(session: AsyncSession) -> list[ActionTypePublic]:
+async def list_actions(session: AsyncSession, language: Language) -> list[ActionTypePublic]:
     rows = await session.execute(select(ActionType).where(ActionType.retired_at.is_(None)).order_by(ActionType.code))
-    return [ActionTypePublic.model_validate(row) for row in rows.scalars()]
+    return [
+        ActionTypePublic.model_validate({**action.model_dump(), "name": action.name_in(language)})
+        for action in rows.scalars()
+    ]
+
+
+def merged(stored: dict[str, str], changes: dict[TranslatedLanguage, str | None]) -> dict[str, str]:
+    """Translations after a PATCH: each language given is set, or removed when null (RFC 7396)."""
+    result = dict(stored)
+    for language, text in changes.items():
+        if text is None:
+            result.pop(language, None)
+        else:
+            result[language] = text
+    return result
 
 
 async def get_action(session: AsyncSession, code: str) -> ActionType:
@@ -75,7 +93,7 @@ async def change_action(session: AsyncSession, code: str, data: ActionTypeUpdate
     """Applies to actions credited from now on; what was earned stays as it was."""
     action = await _admin_action(session, code)
     for name, value in data.model_dump(exclude_unset=True).items():
-        setattr(action, name, value)
+        setattr(action, name, merged(action.names, value) if name == "names" else value)
     session.add(action)
     await session.flush()
     return action
@@ -93,9 +111,13 @@ async def retire_action(session: AsyncSession, code: str, now: datetime) -> Acti
     return action
 
 
-async def list_species(session: AsyncSession) -> list[SpeciesPublic]:
+async def list_species(session: AsyncSession, language: Language) -> list[SpeciesPublic]:
+    """Ordered by the English name in every language, so a list keeps its order when the language changes."""
     rows = await session.execute(select(Species).order_by(Species.common_name))
-    return [SpeciesPublic.model_validate(row) for row in rows.scalars()]
+    return [
+        SpeciesPublic.model_validate({**species.model_dump(), "common_name": species.common_name_in(language)})
+        for species in rows.scalars()
+    ]
 
 
 async def ordered_in_window(session: AsyncSession, project_id: str, start: date, end: date) -> int:
@@ -119,7 +141,9 @@ async def ordered_in_window(session: AsyncSession, project_id: str, start: date,
     return int(used.scalar_one())
 
 
-async def list_projects(session: AsyncSession, now: datetime, project_id: str | None = None) -> list[ProjectPublic]:
+async def list_projects(
+    session: AsyncSession, now: datetime, language: Language, project_id: str | None = None
+) -> list[ProjectPublic]:
     query = (
         select(Project, Ngo)
         .join(Ngo, Ngo.id == Project.ngo_id)
@@ -140,7 +164,7 @@ async def list_projects(session: AsyncSession, now: datetime, project_id: str | 
         species_by_project.setdefault(link.project_id, []).append(
             ProjectSpeciesPublic(
                 species_id=species.id,
-                common_name=species.common_name,
+                common_name=species.common_name_in(language),
                 scientific_name=species.scientific_name,
                 cost_g=link.cost_g,
             )
@@ -178,12 +202,17 @@ async def get_project(session: AsyncSession, project_id: str) -> Project:
 
 
 async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
-    """Insert the demo catalogue of CATALOG.md; running it again changes nothing."""
-    created = {"action_types": 0, "species": 0, "ngos": 0, "projects": 0}
+    """Insert the demo catalogue of CATALOG.md; running it again changes nothing but adding the
+    translations an older seed lacked (never replacing one an operator set)."""
+    created = {"action_types": 0, "species": 0, "ngos": 0, "projects": 0, "translations": 0}
     for spec in defaults.ACTION_TYPES:
-        if await session.get(ActionType, spec["code"]) is None:
+        action = await session.get(ActionType, spec["code"])
+        if action is None:
             session.add(ActionType(**spec))
             created["action_types"] += 1
+        elif missing := {k: v for k, v in spec["names"].items() if k not in action.names}:
+            action.names = {**action.names, **missing}
+            created["translations"] += len(missing)
     species_ids: dict[str, str] = {}
     for spec in defaults.SPECIES:
         species = (
@@ -193,6 +222,9 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
             species = Species(**{k: v for k, v in spec.items() if k != "cost_g"})
             session.add(species)
             created["species"] += 1
+        elif missing := {k: v for k, v in spec["common_names"].items() if k not in species.common_names}:
+            species.common_names = {**species.common_names, **missing}
+            created["translations"] += len(missing)
         species_ids[species.common_name] = species.id
     ngo = (await session.execute(select(Ngo).where(Ngo.name == defaults.DEMO_NGO["name"]))).scalar_one_or_none()
     if ngo is None:
@@ -217,14 +249,30 @@ async def seed_demo(session: AsyncSession, now: datetime) -> dict[str, int]:
 # --- operator edits (SPEC 9) ----------------------------------------------------------------
 
 
-async def create_species(session: AsyncSession, data: SpeciesCreate) -> SpeciesPublic:
+async def list_all_species(session: AsyncSession) -> list[SpeciesAdmin]:
+    rows = await session.execute(select(Species).order_by(Species.common_name))
+    return [SpeciesAdmin.model_validate(species) for species in rows.scalars()]
+
+
+async def create_species(session: AsyncSession, data: SpeciesCreate) -> SpeciesAdmin:
     taken = (await session.execute(select(Species.id).where(Species.common_name == data.common_name))).first()
     if taken:
         raise Conflict("A species with this common name exists.", problem="species-name-taken")
     species = Species(**data.model_dump())
     session.add(species)
     await session.flush()
-    return SpeciesPublic.model_validate(species)
+    return SpeciesAdmin.model_validate(species)
+
+
+async def update_species(session: AsyncSession, species_id: str, data: SpeciesUpdate) -> SpeciesAdmin:
+    species = await session.get(Species, species_id)
+    if species is None:
+        raise NotFound("No such species.", problem="species-not-found")
+    if data.common_names is not None:
+        species.common_names = merged(species.common_names, data.common_names)
+        session.add(species)
+        await session.flush()
+    return SpeciesAdmin.model_validate(species)
 
 
 async def _check_species(session: AsyncSession, items: list[ProjectSpeciesIn]) -> None:

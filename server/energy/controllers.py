@@ -10,12 +10,11 @@ from litestar import Response, get, post, put
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.params import FromHeader, FromPath, JSONBody, PathParameter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
-from server.energy import service
-from server.energy.models import ActionRecord
+from server.energy import actions as energy_actions
+from server.energy import balls
 from server.energy.schemas import (
     ActionPublic,
     CollectedAll,
@@ -25,8 +24,9 @@ from server.energy.schemas import (
     StepsRequest,
 )
 from server.errors import Unprocessable, problems
+from server.i18n import Language
 from server.ledger import service as ledger
-from server.pagination import Cursor, Limit, Page, newest_first, page_of
+from server.pagination import Cursor, Limit, Page
 from server.trees import images
 from server.trees import service as trees
 from server.trees.controllers import NOT_MODIFIED, IfNoneMatch, png_response
@@ -69,7 +69,9 @@ class EnergyController(UserController):
         day: FromPath[DayPath],
         data: JSONBody[StepsRequest],
     ) -> StepsPublic:
-        return await service.report_steps(db_session, state.settings, current_user, _parse_day(day), data.steps, now)
+        return await energy_actions.report_steps(
+            db_session, state.settings, current_user, _parse_day(day), data.steps, now
+        )
 
     @get("/forest")
     async def forest(
@@ -77,10 +79,11 @@ class EnergyController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
+        answer_language: NamedDependency[Language],
     ) -> ForestPublic:
         balance = await ledger.balance_of(db_session, current_user.id)
         tree = await trees.growing_tree(db_session, current_user.id)
-        balls = await service.forest_balls(db_session, current_user.id, now)
+        owned = await balls.forest_balls(db_session, current_user.id, now)
         return ForestPublic(
             balance_g=balance.balance_g,
             owed_g=balance.owed_g,
@@ -88,9 +91,9 @@ class EnergyController(UserController):
             shield_until=current_user.shield_until
             if current_user.shield_until and current_user.shield_until > now
             else None,
-            streak_days=service.streak_days(current_user, now),
-            tree=(await trees.to_public(db_session, [tree], balance.balance_g))[0] if tree else None,
-            balls=[service.to_public(ball, now) for ball in balls],
+            streak_days=balls.streak_days(current_user, now),
+            tree=(await trees.to_public(db_session, [tree], balance.balance_g, answer_language))[0] if tree else None,
+            balls=[balls.to_public(ball, now) for ball in owned],
         )
 
     @get("/forest.png", media_type="image/png", responses=NOT_MODIFIED)
@@ -105,8 +108,8 @@ class EnergyController(UserController):
         already drawn (by anyone) is served from the cache, a new one is rendered off the event loop."""
         balance = await ledger.balance_of(db_session, current_user.id)
         tree, planted = await trees.forest_trees(db_session, current_user.id, balance.balance_g)
-        balls = await service.forest_balls(db_session, current_user.id, now)
-        ripe = [ball.remaining_g for ball in balls if service.ball_state(ball, now) == "ripe"]
+        owned = await balls.forest_balls(db_session, current_user.id, now)
+        ripe = [ball.remaining_g for ball in owned if balls.ball_state(ball, now) == "ripe"]
         scene = images.forest_scene(tree, ripe, planted)
         rendered = await images.cached_png(images.FORESTS, scene, images.render_forest, scene)
         return png_response(rendered, if_none_match)
@@ -120,7 +123,7 @@ class EnergyController(UserController):
         now: NamedDependency[datetime],
         ball_id: FromPath[ResourceId],
     ) -> CollectedOne:
-        collected, balance = await service.collect(db_session, state.settings, current_user, ball_id, now)
+        collected, balance = await balls.collect(db_session, state.settings, current_user, ball_id, now)
         return CollectedOne(collected_g=collected, balance_g=balance)
 
     @post("/balls/collect", status_code=200)
@@ -131,8 +134,8 @@ class EnergyController(UserController):
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
     ) -> CollectedAll:
-        collected, balance, balls = await service.collect_all(db_session, state.settings, current_user, now)
-        return CollectedAll(collected_g=collected, balance_g=balance, balls=balls)
+        collected, balance, ball_ids = await balls.collect_all(db_session, state.settings, current_user, now)
+        return CollectedAll(collected_g=collected, balance_g=balance, balls=ball_ids)
 
     @get("/actions")
     async def actions(
@@ -142,23 +145,5 @@ class EnergyController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[ActionPublic]:
-        query = select(ActionRecord).where(ActionRecord.user_id == current_user.id)
-        rows = list((await db_session.execute(newest_first(query, ActionRecord.id, cursor, limit))).scalars())
-        records, next_cursor = page_of(rows, limit)
-        return Page(
-            items=[
-                ActionPublic(
-                    id=r.id,
-                    action=r.action_code,
-                    quantity=r.quantity,
-                    energy_g=r.energy_g,
-                    capped=r.capped,
-                    source=r.source,
-                    date=r.local_day,
-                    occurred_at=r.occurred_at,
-                    created_at=r.created_at,
-                )
-                for r in records
-            ],
-            next_cursor=next_cursor,
-        )
+        items, next_cursor = await energy_actions.list_actions(db_session, current_user.id, cursor, limit)
+        return Page(items=items, next_cursor=next_cursor)

@@ -1,45 +1,13 @@
-"""Energy balls, the day's steps and the record of verified actions."""
+"""The day's steps and the record of verified actions (balls are the ledger's: `server/ledger/models.py`)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from server.db import new_id
-
-
-class Ball(SQLModel, table=True):
-    """One ball per user, action type and local day; its grams are a ledger account.
-
-    `remaining_g` is what it still holds. `collected_at` / `settled_at` are written once, by the
-    guarded UPDATE that moves its grams out (collect, or the expire job).
-    """
-
-    __tablename__ = "balls"
-    __table_args__ = (
-        UniqueConstraint("user_id", "action_code", "local_day", name="uq_balls_user_action_day"),
-        CheckConstraint("remaining_g >= 0", name="remaining_non_negative"),
-        CheckConstraint("amount_g >= 0", name="amount_non_negative"),
-        Index("ix_balls_user_id_ripens_at", "user_id", "ripens_at"),
-        Index("ix_balls_unsettled_expiry", "expires_at", "collected_at", "settled_at"),
-    )
-
-    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
-    user_id: str = Field(foreign_key="users.id", max_length=36)
-    action_code: str = Field(foreign_key="action_types.code", max_length=40)
-    local_day: date
-    amount_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-    remaining_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-    stolen_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-    collected_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-    expired_g: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
-    ripens_at: datetime
-    expires_at: datetime
-    collected_at: datetime | None = None
-    settled_at: datetime | None = None
-    created_at: datetime
 
 
 class DailySteps(SQLModel, table=True):

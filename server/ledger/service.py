@@ -1,8 +1,9 @@
-"""The only code that moves energy.
+"""The postings (credit, debit, transfer, clawback) and the audit.
 
+With `balls.py` (the claims of balls' grams) this package is the only code that moves energy.
 Every movement is one zero-sum transaction of legs. Balances live in stored columns (a ball's
-`remaining_g`, a user's `balance_g` and `owed_g`) that are changed only here or by a guarded
-UPDATE whose legs are written here in the same database transaction; the audit proves the
+`remaining_g`, a user's `balance_g` and `owed_g`) that are changed only in this package, each by
+a guarded UPDATE whose legs are written in the same database transaction; the audit proves the
 stored values equal the sums of their legs.
 """
 
@@ -16,8 +17,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import new_id
-from server.energy.models import Ball
-from server.ledger.models import Account, Balance, LedgerEntry, LedgerTransaction, TransactionKind
+from server.ledger.models import Account, Balance, Ball, LedgerEntry, LedgerTransaction, TransactionKind
 
 
 @dataclass(frozen=True, slots=True)

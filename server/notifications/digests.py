@@ -17,7 +17,7 @@ from sqlalchemy import String, and_, bindparam, case, cast, delete, func, litera
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.db import dialect_insert, dialect_name, new_ids_sql
-from server.energy.models import Ball
+from server.ledger.models import Ball
 from server.notifications.models import EventType, Notification, TheftNote
 from server.notifications.service import theft_hour
 from server.settings import Settings

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.catalog.models import ActionType
 from server.db import dialect_name, for_each_dialect, new_id
-from server.energy import service as energy
+from server.energy import balls as energy
 from server.energy.models import ActionRecord
 from server.errors import Conflict
 from server.partners.models import ActionUsage, PartnerReport

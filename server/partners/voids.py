@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.energy.models import ActionRecord, Ball
+from server.energy.models import ActionRecord
 from server.errors import Conflict, NotFound
 from server.feed.service import add_feed_item
 from server.ledger import service as ledger
+from server.ledger.models import Ball
 from server.partners.models import Partner, PartnerReport
 from server.settings import Settings
 from server.webhooks import service as webhooks

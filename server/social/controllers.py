@@ -14,8 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
 from server.errors import problems
+from server.i18n import Language
 from server.pagination import Cursor, Limit, Page
-from server.social import service
+from server.social import friends as friendships
+from server.social import leaderboard as leaderboards
+from server.social import play
 from server.social.schemas import (
     FriendForest,
     FriendPublic,
@@ -52,8 +55,8 @@ class FriendsController(UserController):
         data: JSONBody[FriendRequestCreate],
     ) -> FriendRequestPublic:
         """Ask a user to be friends; if they already asked you, both become friends at once."""
-        request = await service.request_friend(db_session, current_user, data.handle, now)
-        return (await service.requests_public(db_session, [request]))[0]
+        request = await friendships.request_friend(db_session, current_user, data.handle, now)
+        return (await friendships.requests_public(db_session, [request]))[0]
 
     @get("/friends")
     async def friends(
@@ -64,7 +67,7 @@ class FriendsController(UserController):
         limit: Limit = 50,
     ) -> Page[FriendPublic]:
         """Your friends, the newest friendship first."""
-        items, next_cursor = await service.list_friends(db_session, current_user, cursor, limit)
+        items, next_cursor = await friendships.list_friends(db_session, current_user, cursor, limit)
         return Page(items=items, next_cursor=next_cursor)
 
     @delete("/friends/{handle:str}", status_code=204)
@@ -74,7 +77,7 @@ class FriendsController(UserController):
         current_user: NamedDependency[User],
         handle: FromPath[HandlePath],
     ) -> None:
-        await service.remove_friend(db_session, current_user, handle)
+        await friendships.remove_friend(db_session, current_user, handle)
 
     @get("/friend-requests")
     async def requests(
@@ -85,7 +88,7 @@ class FriendsController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[FriendRequestPublic]:
-        items, next_cursor = await service.list_requests(db_session, current_user, direction, cursor, limit)
+        items, next_cursor = await friendships.list_requests(db_session, current_user, direction, cursor, limit)
         return Page(items=items, next_cursor=next_cursor)
 
     @post("/friend-requests/{request_id:str}/accept", status_code=200, responses=problems(409))
@@ -96,8 +99,8 @@ class FriendsController(UserController):
         now: NamedDependency[datetime],
         request_id: FromPath[ResourceId],
     ) -> FriendRequestPublic:
-        request = await service.respond(db_session, current_user, request_id, True, now)
-        return (await service.requests_public(db_session, [request]))[0]
+        request = await friendships.respond(db_session, current_user, request_id, True, now)
+        return (await friendships.requests_public(db_session, [request]))[0]
 
     @post("/friend-requests/{request_id:str}/decline", status_code=200, responses=problems(409))
     async def decline(
@@ -107,8 +110,8 @@ class FriendsController(UserController):
         now: NamedDependency[datetime],
         request_id: FromPath[ResourceId],
     ) -> FriendRequestPublic:
-        request = await service.respond(db_session, current_user, request_id, False, now)
-        return (await service.requests_public(db_session, [request]))[0]
+        request = await friendships.respond(db_session, current_user, request_id, False, now)
+        return (await friendships.requests_public(db_session, [request]))[0]
 
     @post("/shield", status_code=200, responses=problems(409))
     async def use_shield(
@@ -119,7 +122,7 @@ class FriendsController(UserController):
         now: NamedDependency[datetime],
     ) -> ShieldPublic:
         """Use one shield: nobody can steal from you until `shield_until`."""
-        shields, until = await service.use_shield(db_session, state.settings, current_user, now)
+        shields, until = await play.use_shield(db_session, state.settings, current_user, now)
         return ShieldPublic(shields=shields, shield_until=until)
 
     @get("/leaderboard")
@@ -132,7 +135,7 @@ class FriendsController(UserController):
     ) -> Leaderboard:
         """You and your friends by grams collected plus stolen since the start of your local
         day, your week (from Monday) or ever (`starts_at` null)."""
-        return await service.leaderboard(db_session, current_user, period, now)
+        return await leaderboards.leaderboard(db_session, current_user, period, now)
 
 
 class PlayController(UserController):
@@ -146,10 +149,11 @@ class PlayController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
+        answer_language: NamedDependency[Language],
         handle: FromPath[HandlePath],
     ) -> FriendForest:
         """A friend's tree and balls (never their balance), with what you may do to each ball."""
-        return await service.friend_forest(db_session, state.settings, current_user, handle, now)
+        return await play.friend_forest(db_session, state.settings, current_user, handle, now, answer_language)
 
     @post("/balls/{ball_id:str}/steal", status_code=200, responses=problems(409))
     async def steal(
@@ -161,7 +165,7 @@ class PlayController(UserController):
         handle: FromPath[HandlePath],
         ball_id: FromPath[ResourceId],
     ) -> Stolen:
-        stolen = await service.steal(db_session, state.settings, current_user, handle, ball_id, now)
+        stolen = await play.steal(db_session, state.settings, current_user, handle, ball_id, now)
         return Stolen(stolen_g=stolen)
 
     @post("/balls/{ball_id:str}/help-collect", status_code=200, responses=problems(409))
@@ -174,7 +178,7 @@ class PlayController(UserController):
         handle: FromPath[HandlePath],
         ball_id: FromPath[ResourceId],
     ) -> HelpCollected:
-        collected = await service.help_collect(db_session, state.settings, current_user, handle, ball_id, now)
+        collected = await play.help_collect(db_session, state.settings, current_user, handle, ball_id, now)
         return HelpCollected(collected_g=collected)
 
     @post("/water", status_code=200, responses=problems(409))
@@ -187,5 +191,5 @@ class PlayController(UserController):
         handle: FromPath[HandlePath],
         data: JSONBody[WaterRequest],
     ) -> Watered:
-        balance = await service.water(db_session, state.settings, current_user, handle, data.amount_g, now)
+        balance = await play.water(db_session, state.settings, current_user, handle, data.amount_g, now)
         return Watered(amount_g=data.amount_g, balance_g=balance)

@@ -57,6 +57,7 @@ class FriendTree(SQLModel):
     species: SpeciesRef
     project: ProjectRef
     stage: str
+    stage_name: str = Field(description="The stage in words, in the language of the answer")
 
 
 class FriendBall(SQLModel):

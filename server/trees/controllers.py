@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
 from server.errors import problems
+from server.i18n import Language
 from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page, newest_first, page_of
 from server.trees import images, service
@@ -39,9 +40,9 @@ class TreeController(UserController):
     path = "/me/trees"
     tags = ["trees"]
 
-    async def _public(self, session: AsyncSession, user: User, tree: Tree) -> TreePublic:
+    async def _public(self, session: AsyncSession, user: User, tree: Tree, language: Language) -> TreePublic:
         balance = await ledger.balance_of(session, user.id)
-        return (await service.to_public(session, [tree], balance.balance_g))[0]
+        return (await service.to_public(session, [tree], balance.balance_g, language))[0]
 
     @post("/", status_code=201, responses=problems(404, 409, 422))
     async def adopt(
@@ -49,16 +50,20 @@ class TreeController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
+        answer_language: NamedDependency[Language],
         data: JSONBody[AdoptTreeRequest],
     ) -> TreePublic:
         tree = await service.adopt(db_session, current_user.id, data, now)
-        return await self._public(db_session, current_user, await service.get_own(db_session, current_user.id, tree.id))
+        return await self._public(
+            db_session, current_user, await service.get_own(db_session, current_user.id, tree.id), answer_language
+        )
 
     @get("/")
     async def list_trees(
         self,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
+        answer_language: NamedDependency[Language],
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[TreePublic]:
@@ -66,16 +71,22 @@ class TreeController(UserController):
         rows = list((await db_session.execute(newest_first(query, Tree.id, cursor, limit))).scalars())
         trees, next_cursor = page_of(rows, limit)
         balance = await ledger.balance_of(db_session, current_user.id)
-        return Page(items=await service.to_public(db_session, trees, balance.balance_g), next_cursor=next_cursor)
+        return Page(
+            items=await service.to_public(db_session, trees, balance.balance_g, answer_language),
+            next_cursor=next_cursor,
+        )
 
     @get("/{tree_id:str}")
     async def read(
         self,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
+        answer_language: NamedDependency[Language],
         tree_id: FromPath[ResourceId],
     ) -> TreePublic:
-        return await self._public(db_session, current_user, await service.get_own(db_session, current_user.id, tree_id))
+        return await self._public(
+            db_session, current_user, await service.get_own(db_session, current_user.id, tree_id), answer_language
+        )
 
     @get("/{tree_id:str}/image.png", media_type="image/png", responses=NOT_MODIFIED)
     async def image(
@@ -96,6 +107,7 @@ class TreeController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
+        answer_language: NamedDependency[Language],
         tree_id: FromPath[ResourceId],
         data: JSONBody[UpdateTreeRequest],
     ) -> TreePublic:
@@ -106,7 +118,7 @@ class TreeController(UserController):
         if tree.auto_plant and tree.status == TreeStatus.GROWING:
             await service.plant_if_affordable(db_session, current_user.id, now)
             await db_session.refresh(tree)
-        return await self._public(db_session, current_user, tree)
+        return await self._public(db_session, current_user, tree, answer_language)
 
     @delete("/{tree_id:str}", status_code=204, responses=problems(409))
     async def abandon(
@@ -123,7 +135,8 @@ class TreeController(UserController):
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
+        answer_language: NamedDependency[Language],
         tree_id: FromPath[ResourceId],
     ) -> TreePublic:
         tree = await service.plant(db_session, current_user.id, tree_id, now)
-        return await self._public(db_session, current_user, tree)
+        return await self._public(db_session, current_user, tree, answer_language)

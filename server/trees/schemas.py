@@ -40,6 +40,7 @@ class TreePublic(SQLModel):
     cost_g: int
     status: str
     stage: str
+    stage_name: str = Field(description="The stage in words, in the language of the answer")
     progress: float
     auto_plant: bool
     order_id: str | None

@@ -1,8 +1,8 @@
 """Adopting, growing, planting and refunding trees.
 
-Planting spends energy, so every path here goes through the ledger. `credit` is how every
-other domain pays a user: it credits through the ledger and, in the same transaction, plants
-an `auto_plant` tree the credit has paid for (SPEC 6).
+Planting spends energy, so every path here goes through the ledger. Auto-plant (SPEC 6) is the
+step a caller runs after the ledger credited a user (`plant_after_credit`, `plant_if_affordable`):
+in the same transaction, it plants an `auto_plant` tree the credit has paid for.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from server.catalog.models import Project, ProjectSpecies, Species
 from server.errors import Conflict, NotFound, Unprocessable
 from server.feed.models import FeedType
 from server.feed.service import add_feed_item
+from server.i18n import Language, gettext
 from server.ledger import service as ledger
 from server.ledger.models import Account, TransactionKind
 from server.ledger.service import BalanceState, Leg
@@ -36,6 +37,12 @@ LISTED_STATUSES = (
     TreeStatus.CANCELLED,
 )
 STAGES = ((0.1, "seed"), (0.3, "sprout"), (0.6, "sapling"), (1.0, "young"))
+STAGE_NAMES = {"seed": "Seed", "sprout": "Sprout", "sapling": "Sapling", "young": "Young tree", "grown": "Grown tree"}
+"""What a person reads for each stage code: message ids of locales/*/catalog.po."""
+
+
+def stage_name(stage: str, language: Language) -> str:
+    return gettext(language, STAGE_NAMES[stage])
 
 
 def stage_and_progress(tree: Tree, balance_g: int) -> tuple[str, float]:
@@ -49,7 +56,7 @@ def stage_and_progress(tree: Tree, balance_g: int) -> tuple[str, float]:
     return "grown", 1.0
 
 
-async def to_public(session: AsyncSession, trees: list[Tree], balance_g: int) -> list[TreePublic]:
+async def to_public(session: AsyncSession, trees: list[Tree], balance_g: int, language: Language) -> list[TreePublic]:
     species = {
         s.id: s
         for s in (await session.execute(select(Species).where(Species.id.in_({t.species_id for t in trees})))).scalars()
@@ -64,11 +71,12 @@ async def to_public(session: AsyncSession, trees: list[Tree], balance_g: int) ->
         result.append(
             TreePublic(
                 id=tree.id,
-                species=SpeciesRef(id=tree.species_id, common_name=species[tree.species_id].common_name),
+                species=SpeciesRef(id=tree.species_id, common_name=species[tree.species_id].common_name_in(language)),
                 project=ProjectRef(id=tree.project_id, name=projects[tree.project_id].name),
                 cost_g=tree.cost_g,
                 status=tree.status,
                 stage=stage,
+                stage_name=stage_name(stage, language),
                 progress=progress,
                 auto_plant=tree.auto_plant,
                 order_id=tree.order_id,
@@ -193,41 +201,12 @@ async def plant_if_affordable(session: AsyncSession, user_id: str, now: datetime
     return True
 
 
-async def credit(
-    session: AsyncSession,
-    user_id: str,
-    grams: int,
-    kind: TransactionKind,
-    source_legs: list[Leg],
-    *,
-    now: datetime,
-    reference: str | None = None,
-) -> BalanceState:
-    """Pay a user (debt first) and let an auto-plant tree take what it needs, atomically."""
-    state = await ledger.credit_user(session, user_id, grams, kind, source_legs, now=now, reference=reference)
+async def plant_after_credit(session: AsyncSession, user_id: str, state: BalanceState, now: datetime) -> BalanceState:
+    """Auto-plant, the step after a credit of a user (the ledger pays; this rule spends): the
+    balance after it, `state` when nothing was planted."""
     if await plant_if_affordable(session, user_id, now):
         return await ledger.balance_of(session, user_id)
     return state
-
-
-async def transfer(
-    session: AsyncSession,
-    from_user_id: str,
-    to_user_id: str,
-    grams: int,
-    kind: TransactionKind,
-    *,
-    now: datetime,
-    reference: str | None = None,
-) -> tuple[int, BalanceState] | None:
-    """A user-to-user payment (watering): the recipient's debt first, then auto-plant, atomically.
-    Returns (sender's new balance, recipient's state), or None when the sender is short."""
-    result = await ledger.transfer(session, from_user_id, to_user_id, grams, kind, now=now, reference=reference)
-    if result is None:
-        return None
-    if await plant_if_affordable(session, to_user_id, now):
-        return result[0], await ledger.balance_of(session, to_user_id)
-    return result
 
 
 async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
@@ -242,7 +221,7 @@ async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
     ).first()
     if row is None:
         return False
-    await credit(
+    await ledger.credit_user(
         session,
         row.user_id,
         row.cost_g,
@@ -251,6 +230,7 @@ async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
         now=now,
         reference=tree_id,
     )
+    await plant_if_affordable(session, row.user_id, now)
     await add_feed_item(session, row.user_id, FeedType.TREE_REFUNDED, amount_g=row.cost_g, tree_id=tree_id, now=now)
     await notify(session, row.user_id, "tree.refunded", tree_id, {"tree_id": tree_id, "amount_g": row.cost_g}, now=now)
     return True

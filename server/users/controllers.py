@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import UserController
 from server.errors import problems
-from server.social import service as social
+from server.social import friends as social
 from server.throttle import client_address
 from server.users import service
 from server.users.models import User

@@ -23,9 +23,8 @@ import pytest
 from sqlalchemy import func, select
 
 from server.db import Database
-from server.energy.models import Ball
 from server.feed.models import FeedItem
-from server.ledger.models import Account, LedgerEntry, TransactionKind
+from server.ledger.models import Account, Ball, LedgerEntry, TransactionKind
 from server.planting.models import PlantingOrder
 from server.settings import Settings
 from server.trees.models import Tree, TreeStatus

@@ -26,9 +26,21 @@ def test_migrate_seed_twice_and_run_a_job(empty_sqlite: str) -> None:
     assert canopy(empty_sqlite, "migrate").returncode == 0
     first = canopy(empty_sqlite, "seed-demo")
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["created"] == {"action_types": 12, "species": 4, "ngos": 1, "projects": 2}
+    assert json.loads(first.stdout)["created"] == {
+        "action_types": 12,
+        "species": 4,
+        "ngos": 1,
+        "projects": 2,
+        "translations": 0,
+    }
     second = canopy(empty_sqlite, "seed-demo")
-    assert json.loads(second.stdout)["created"] == {"action_types": 0, "species": 0, "ngos": 0, "projects": 0}
+    assert json.loads(second.stdout)["created"] == {
+        "action_types": 0,
+        "species": 0,
+        "ngos": 0,
+        "projects": 0,
+        "translations": 0,
+    }
     job = canopy(empty_sqlite, "jobs", "run", "expire-balls")
     assert job.returncode == 0, job.stderr
     assert json.loads(job.stdout) == {"job": "expire-balls", "balls_expired": 0, "expired_g": 0}

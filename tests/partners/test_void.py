@@ -7,7 +7,7 @@ import json
 from sqlalchemy import select, update
 
 from server.db import Database
-from server.energy.models import Ball
+from server.ledger.models import Ball
 from server.webhooks.models import WebhookDelivery
 from tests.api import Api
 from tests.partners.helpers import make_partner, report_body

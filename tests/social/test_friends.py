@@ -164,6 +164,7 @@ async def test_a_friends_forest_shows_the_tree_but_no_balance(api: Api) -> None:
         "species": {"id": species["species_id"], "common_name": species["common_name"]},
         "project": {"id": nursery["id"], "name": nursery["name"]},
         "stage": "seed",
+        "stage_name": "Seed",
     }
     assert view["balls"] == [] and "balance_g" not in view and "owed_g" not in view
 

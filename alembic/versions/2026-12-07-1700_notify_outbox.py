@@ -1,7 +1,7 @@
 """notifications: settings, devices, the notification outbox, pushes and pending thefts (SPEC 11.2)
 
 Revision ID: 0012_notify_outbox
-Revises: 0010_user_language
+Revises: 0011_catalog_translations
 Create Date: 2026-12-07 16:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_notify_outbox"
-down_revision: str | None = "0010_user_language"
+down_revision: str | None = "0011_catalog_translations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
