@@ -1,6 +1,7 @@
 """`python -m bench <benchmark> ...`: the benchmarks behind `make bench` (not part of `make test`).
 
 python -m bench batching [--n N]   the batch-planting-orders job against one raw INSERT ... SELECT
+python -m bench digests [--n N]    the morning digests of send-notifications against a raw INSERT ... SELECT
 python -m bench http [options]     the HTTP scenarios against the framework and database ceilings
                                    (python -m bench http --help)
 python -m bench inprocess [--url]  server CPU per request of the hot routes, app called directly
@@ -11,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import batching, inprocess
+from bench import batching, digests, inprocess
 from bench.http import run as http
 
 BENCHMARKS = {
     "batching": lambda: asyncio.run(batching.main()),
+    "digests": lambda: asyncio.run(digests.main()),
     "http": lambda: asyncio.run(http.main()),
     "inprocess": lambda: asyncio.run(inprocess.main()),
 }

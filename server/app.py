@@ -36,6 +36,7 @@ from server.forms import ParseMultipartForms
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.memory import MIB, MemoryBudget, return_large_blocks_to_the_system
+from server.notifications.controllers import NotificationController
 from server.openapi import RequestModelSchemaPlugin
 from server.ops.controllers import HealthController, JobsController, TestClockController
 from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         FriendsController,
         PlayController,
         FeedController,
+        NotificationController,
         CertificateController,
         StatsController,
         AdminWebhookController,

@@ -19,7 +19,7 @@ from typing import Any, cast
 from litestar import Request
 from litestar.di import NamedDependency
 from litestar.types import ASGIApp, Receive, Scope, Send
-from sqlalchemy import Table, event, inspect
+from sqlalchemy import Table, event, func, inspect, literal, literal_column
 from sqlalchemy.engine import CursorResult, Result, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -235,3 +235,29 @@ def dialect_insert(session: AsyncSession) -> Any:
     from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
     return sqlite_insert
+
+
+def new_ids_sql(dialect: str) -> Any:
+    """A SQL expression giving every row its own UUIDv7 string, as `new_id()` makes them: the
+    millisecond timestamp (taken now, in Python) and the version digit, then 74 random bits from
+    the database (`gen_random_uuid()`'s random digits and variant on PostgreSQL, `randomblob()` on
+    SQLite)."""
+    stamp = f"{time.time_ns() // 1_000_000:012x}"
+    prefix = literal(f"{stamp[:8]}-{stamp[8:]}-7")
+    if dialect == "postgresql":
+        # gen_random_uuid() is 'xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx': keep what follows the '4'.
+        return prefix + func.substr(literal_column("gen_random_uuid()::text"), 16)
+
+    def hex_of(n: int) -> Any:  # 2n random hex digits
+        return func.lower(func.hex(func.randomblob(n)))
+
+    variant = func.substr(literal("89ab"), literal_column("1 + (abs(random()) % 4)"), 1)
+    return (
+        prefix
+        + func.substr(hex_of(2), 2)
+        + literal("-")
+        + variant
+        + func.substr(hex_of(2), 2)
+        + literal("-")
+        + hex_of(6)
+    )

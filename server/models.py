@@ -7,6 +7,7 @@ from server.energy.models import ActionRecord, DailySteps
 from server.feed.models import FeedItem
 from server.idempotency import IdempotencyRecord
 from server.ledger.models import Balance, Ball, LedgerEntry, LedgerTransaction
+from server.notifications.models import Device, Notification, NotificationSettings, PushDelivery, TheftNote
 from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
 from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
 from server.social.models import FriendRequest, Friendship, PlayCounter, Steal
@@ -24,6 +25,7 @@ __all__ = [
     "Certificate",
     "CertificateCounter",
     "DailySteps",
+    "Device",
     "FeedItem",
     "FriendRequest",
     "Friendship",
@@ -33,6 +35,8 @@ __all__ = [
     "LedgerTransaction",
     "Ngo",
     "NgoKey",
+    "Notification",
+    "NotificationSettings",
     "Partner",
     "PartnerKey",
     "PartnerLink",
@@ -44,11 +48,13 @@ __all__ = [
     "PlayCounter",
     "Project",
     "ProjectSpecies",
+    "PushDelivery",
     "RefreshToken",
     "Rejection",
     "Species",
     "Steal",
     "TestClockOffset",
+    "TheftNote",
     "ThrottleCounter",
     "Tree",
     "User",

@@ -15,6 +15,7 @@ from server.clock import Clock
 from server.db import Database
 from server.energy.jobs import expire_balls
 from server.errors import NotFound
+from server.notifications.jobs import send_notifications
 from server.ops.prune import prune
 from server.planting.jobs import batch_planting_orders, order_reminders
 from server.settings import Settings
@@ -30,6 +31,7 @@ JOBS: dict[str, Job] = {
     "batch-planting-orders": batch_planting_orders,
     "order-reminders": order_reminders,
     "deliver-webhooks": deliver_webhooks,
+    "send-notifications": send_notifications,
     "prune": prune,
 }
 
@@ -40,6 +42,7 @@ def job_intervals(settings: Settings) -> dict[str, int]:
         "batch-planting-orders": settings.batch_planting_orders_interval_s,
         "order-reminders": settings.order_reminders_interval_s,
         "deliver-webhooks": settings.deliver_webhooks_interval_s,
+        "send-notifications": settings.send_notifications_interval_s,
         "prune": settings.prune_interval_s,
     }
 

@@ -107,6 +107,15 @@ class Settings(BaseSettings):
     # Retries after the first attempt (1 min, 5 min, 30 min, 2 h, 6 h, 15 h), then `failed`.
     webhook_retry_after_s: tuple[int, ...] = (60, 300, 1800, 7200, 21600, 54000)
 
+    # notifications (SPEC 11.2): pushes go to the app's relay, signed like webhooks
+    push_relay_url: str | None = None
+    push_relay_secret: str = ""
+    push_relay_timeout_s: float = Field(5.0, gt=0, le=60)
+    send_notifications_interval_s: int = Field(60, ge=1)
+    # at most this many notifications released, and this many pushes attempted, per run
+    notification_batch_size: int = Field(1000, ge=1, le=100_000)
+    notify_expiring_within_s: int = Field(12 * 3600, ge=0, le=72 * 3600)
+
     # HTTP (SPEC 10)
     request_max_body_bytes: int = 1024 * 1024
     idempotency_ttl_s: int = Field(24 * 3600, ge=1)
@@ -116,6 +125,7 @@ class Settings(BaseSettings):
     prune_chunk: int = Field(1000, ge=1, le=100_000)
     play_counter_retention_days: int = Field(60, ge=1)
     webhook_delivered_retention_days: int = Field(30, ge=1)
+    notification_retention_days: int = Field(30, ge=1)
     # an expired green code is kept this long so a late report names it `green-code-expired`
     green_code_retention_s: int = Field(24 * 3600, ge=0)
 
@@ -136,6 +146,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> Settings:
+        if self.push_relay_url and len(self.push_relay_secret) < 16:
+            raise ValueError("CANOPY_PUSH_RELAY_URL needs CANOPY_PUSH_RELAY_SECRET (16+ characters)")
         if self.env == "production":
             if self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32:
                 raise ValueError("production needs CANOPY_SECRET_KEY (32+ characters, not the dev one)")

@@ -27,6 +27,7 @@ from server.feed.service import add_feed_item
 from server.ledger import balls as ledger_balls
 from server.ledger.balls import COLLECTOR_ID, Collected, Issue
 from server.ledger.models import Ball
+from server.notifications.service import notify
 from server.settings import Settings
 from server.trees import service as trees
 from server.users.models import User
@@ -228,6 +229,7 @@ async def _shield_for_streak(session: AsyncSession, settings: Settings, user: Us
         )
         if earned.scalar() is not None:
             await add_feed_item(session, user.id, FeedType.SHIELD_EARNED, now=now)
+            await notify(session, user.id, "shield.earned", now.date().isoformat(), {}, now=now)
 
 
 def streak_days(user: User, now: datetime) -> int:

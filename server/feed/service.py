@@ -3,17 +3,16 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, literal, literal_column, select
+from sqlalchemy import Select, bindparam, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.util.typing import TupleAny
 from sqlmodel import col
 
-from server.db import new_id, table_of
+from server.db import new_id, new_ids_sql, table_of
 from server.feed.models import FeedItem, FeedType
 from server.feed.schemas import FeedFriend, FeedItemPublic
 from server.pagination import newest_first, page_of
@@ -74,32 +73,6 @@ async def add_feed_items(session: AsyncSession, items: list[dict[str, Any]], *, 
                 for item in items
             ],
         )
-
-
-def new_ids_sql(dialect: str) -> Any:
-    """A SQL expression giving every row its own UUIDv7 string, as `new_id()` makes them: the
-    millisecond timestamp (taken now, in Python) and the version digit, then 74 random bits from
-    the database (`gen_random_uuid()`'s random digits and variant on PostgreSQL, `randomblob()` on
-    SQLite)."""
-    stamp = f"{time.time_ns() // 1_000_000:012x}"
-    prefix = literal(f"{stamp[:8]}-{stamp[8:]}-7")
-    if dialect == "postgresql":
-        # gen_random_uuid() is 'xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx': keep what follows the '4'.
-        return prefix + func.substr(literal_column("gen_random_uuid()::text"), 16)
-
-    def hex_of(n: int) -> Any:  # 2n random hex digits
-        return func.lower(func.hex(func.randomblob(n)))
-
-    variant = func.substr(literal("89ab"), literal_column("1 + (abs(random()) % 4)"), 1)
-    return (
-        prefix
-        + func.substr(hex_of(2), 2)
-        + literal("-")
-        + variant
-        + func.substr(hex_of(2), 2)
-        + literal("-")
-        + hex_of(6)
-    )
 
 
 async def add_feed_items_from(

@@ -24,6 +24,7 @@ from sqlmodel import col
 from server.clock import Clock, wall_clock
 from server.db import Database, rowcount
 from server.idempotency import IdempotencyRecord
+from server.notifications.models import Notification, PushDelivery
 from server.partners.models import GreenCode
 from server.settings import Settings
 from server.social.models import PlayCounter
@@ -113,6 +114,20 @@ PRUNE_STEPS: dict[str, PruneStep] = {
                 col(WebhookDelivery.delivered_at)
                 < run.now - timedelta(days=run.settings.webhook_delivered_retention_days)
             )
+        ),
+    ),
+    # Sent (or skipped) notifications and finished pushes; their dedup keys are past any repeat.
+    "notifications_deleted": RowsPastTheirTime(
+        key=[Notification.id],
+        condition=lambda run: (
+            Notification.released_at < run.now - timedelta(days=run.settings.notification_retention_days)
+        ),
+    ),
+    "push_deliveries_deleted": RowsPastTheirTime(
+        key=[PushDelivery.id],
+        condition=lambda run: (
+            (PushDelivery.status != "pending")
+            & (PushDelivery.created_at < run.now - timedelta(days=run.settings.notification_retention_days))
         ),
     ),
 }

@@ -21,6 +21,7 @@ from server.certificates import service as certificates
 from server.db import rowcount
 from server.errors import Conflict, DomainError, Unprocessable, problem_body
 from server.feed.service import add_feed_item
+from server.notifications import service as notifications
 from server.planting.models import OrderStatus, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
 from server.planting.orders import acknowledge, get_order, notify
 from server.planting.photo_store import near_duplicate_used
@@ -171,6 +172,9 @@ async def _plant_one(
         .values(certificate_number=number)
         .execution_options(synchronize_session=False)
     )
+    await notifications.notify(
+        session, tree.user_id, "tree.planted", tree.id, {"tree_id": tree.id, "certificate_number": number}, now=now
+    )
     await notify(
         session,
         order.ngo_id,
@@ -246,6 +250,9 @@ async def _reject_one(
     if row is None:
         raise Conflict("This tree is not ordered in this order.", problem="tree-not-in-order")
     await add_feed_item(session, row.user_id, "tree.rejected", tree_id=row.id, now=now)
+    await notifications.notify(
+        session, row.user_id, "tree.rejected", f"{row.id}:{row.rejections}", {"tree_id": row.id}, now=now
+    )
     refunded = False
     if row.rejections >= settings.max_rejections or project_status == "closed":
         refunded = await trees.refund(session, row.id, now)

@@ -17,6 +17,7 @@ from server.db import dialect_insert, dialect_name, new_id
 from server.errors import Conflict, NotFound
 from server.feed.models import FeedType
 from server.feed.service import add_feed_item
+from server.notifications.service import notify
 from server.pagination import newest_first, page_of
 from server.social.models import FriendRequest, Friendship, RequestStatus
 from server.social.schemas import FriendPublic, FriendRequestPublic, UserRef
@@ -147,6 +148,7 @@ async def request_friend(session: AsyncSession, user: User, handle: str, now: da
     session.add(request)
     await session.flush()
     await add_feed_item(session, other.id, FeedType.FRIEND_REQUESTED, friend_id=user.id, now=now)
+    await notify(session, other.id, "friend.requested", request.id, {"friend_id": user.id}, now=now)
     return request
 
 

@@ -26,6 +26,7 @@ from server.i18n import Language
 from server.ledger import balls as ledger_balls
 from server.ledger import service as ledger
 from server.ledger.models import Ball, TransactionKind
+from server.notifications.service import notify
 from server.settings import Settings
 from server.social.friends import friend_by_handle
 from server.social.models import PlayCounter, Steal
@@ -162,6 +163,7 @@ async def steal(
         raise Conflict("You have stolen from this ball already.", problem="already-stolen")
     await trees.plant_if_affordable(session, thief.id, now)
     await add_feed_item(session, owner.id, FeedType.BALL_STOLEN, friend_id=thief.id, amount_g=take, now=now)
+    await notify(session, owner.id, "ball.stolen", ball_id, {"friend_id": thief.id, "amount_g": take}, now=now)
     return take
 
 
@@ -249,6 +251,7 @@ async def water(
         raise Conflict(f"Your balance is below {amount_g} g.", problem="short-balance")
     await trees.plant_if_affordable(session, friend.id, now)
     await add_feed_item(session, friend.id, FeedType.FRIEND_WATERED, friend_id=user.id, amount_g=amount_g, now=now)
+    await notify(session, friend.id, "friend.watered", new_id(), {"friend_id": user.id, "amount_g": amount_g}, now=now)
     return result[0]
 
 

@@ -24,6 +24,7 @@ from server.i18n import Language, gettext
 from server.ledger import service as ledger
 from server.ledger.models import Account, TransactionKind
 from server.ledger.service import BalanceState, Leg
+from server.notifications.service import notify
 from server.trees import images
 from server.trees.models import Tree, TreeStatus
 from server.trees.schemas import AdoptTreeRequest, ProjectRef, SpeciesRef, TreePublic
@@ -243,6 +244,7 @@ async def refund(session: AsyncSession, tree_id: str, now: datetime) -> bool:
     )
     await plant_if_affordable(session, row.user_id, now)
     await add_feed_item(session, row.user_id, FeedType.TREE_REFUNDED, amount_g=row.cost_g, tree_id=tree_id, now=now)
+    await notify(session, row.user_id, "tree.refunded", tree_id, {"tree_id": tree_id, "amount_g": row.cost_g}, now=now)
     return True
 
 
