@@ -13,10 +13,11 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import String, and_, bindparam, case, cast, delete, func, literal, select, union
+from sqlalchemy import CompoundSelect, String, and_, bindparam, case, cast, delete, func, literal, select, union
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from server.db import dialect_insert, dialect_name, new_ids_sql
+from server.db import dialect_insert, dialect_name, new_ids_sql, rowcount, table_of
 from server.ledger.models import Ball
 from server.notifications.models import EventType, Notification, TheftNote
 from server.notifications.service import theft_hour
@@ -31,23 +32,26 @@ _COLUMNS = ["id", "user_id", "type", "key", "count", "amount_g", "friend_id", "s
 
 
 def _now(now: datetime) -> Any:
-    return bindparam(None, now, type_=Notification.__table__.c.due_at.type)
+    return bindparam(None, now, type_=table_of(Notification).c.due_at.type)
 
 
 def _effective_timezone(now: datetime) -> Any:
     """SQL for `server.users.timezones.effective_timezone`."""
     return case(
-        (and_(User.pending_timezone.is_not(None), User.pending_timezone_at <= _now(now)), User.pending_timezone),
-        else_=User.timezone,
+        (
+            and_(col(User.pending_timezone).is_not(None), col(User.pending_timezone_at) <= _now(now)),
+            col(User.pending_timezone),
+        ),
+        else_=col(User.timezone),
     )
 
 
 def _ripe_balls(now: datetime) -> Any:
     return and_(
-        Ball.ripens_at <= _now(now),
-        Ball.expires_at > _now(now),
-        Ball.collected_at.is_(None),
-        Ball.remaining_g > 0,
+        col(Ball.ripens_at) <= _now(now),
+        col(Ball.expires_at) > _now(now),
+        col(Ball.collected_at).is_(None),
+        col(Ball.remaining_g) > 0,
     )
 
 
@@ -58,14 +62,14 @@ async def _insert_from(session: AsyncSession, rows: Any) -> int:
         .from_select(_COLUMNS, rows)
         .on_conflict_do_nothing(index_elements=["user_id", "type", "key"])
     )
-    return max(result.rowcount or 0, 0)
+    return max(rowcount(result), 0)
 
 
 async def _morning_keys(session: AsyncSession, settings: Settings, now: datetime) -> dict[str, str]:
     """Time zone -> today's local date, for the zones where it is morning now."""
-    zones = union(
-        select(User.timezone.label("zone")),
-        select(User.pending_timezone).where(User.pending_timezone.is_not(None)),
+    zones: CompoundSelect[str] = union(
+        select(col(User.timezone).label("zone")),
+        select(col(User.pending_timezone)).where(col(User.pending_timezone).is_not(None)),
     )
     keys: dict[str, str] = {}
     for zone in (await session.execute(select(zones.subquery().c.zone))).scalars():
@@ -88,20 +92,20 @@ async def compose_ripe_digests(session: AsyncSession, settings: Settings, now: d
     rows = (
         select(
             new_ids_sql(dialect_name(session)),
-            User.id,
+            col(User.id),
             literal(EventType.BALL_RIPE.value),
             case(*((zone == name, literal(key)) for name, key in keys.items())),
-            func.count(Ball.id),
-            func.sum(Ball.remaining_g),
+            func.count(col(Ball.id)),
+            func.sum(col(Ball.remaining_g)),
             literal(None, String),
             literal("pending"),
             _now(now),
             _now(now),
         )
         .select_from(Ball)
-        .join(User, User.id == Ball.user_id)
-        .where(_ripe_balls(now), User.deleted_at.is_(None), zone.in_(list(keys)))
-        .group_by(User.id)
+        .join(User, col(User.id) == col(Ball.user_id))
+        .where(_ripe_balls(now), col(User.deleted_at).is_(None), zone.in_(list(keys)))
+        .group_by(col(User.id))
     )
     return await _insert_from(session, rows)
 
@@ -111,18 +115,20 @@ async def compose_expiring(session: AsyncSession, settings: Settings, now: datet
     rows = (
         select(
             new_ids_sql(dialect_name(session)),
-            Ball.user_id,
+            col(Ball.user_id),
             literal(EventType.BALL_EXPIRING.value),
-            cast(Ball.local_day, String),
-            func.count(Ball.id),
-            func.sum(Ball.remaining_g),
+            cast(col(Ball.local_day), String),
+            func.count(col(Ball.id)),
+            func.sum(col(Ball.remaining_g)),
             literal(None, String),
             literal("pending"),
             _now(now),
             _now(now),
         )
-        .where(_ripe_balls(now), Ball.expires_at <= _now(now + timedelta(seconds=settings.notify_expiring_within_s)))
-        .group_by(Ball.user_id, Ball.local_day)
+        .where(
+            _ripe_balls(now), col(Ball.expires_at) <= _now(now + timedelta(seconds=settings.notify_expiring_within_s))
+        )
+        .group_by(col(Ball.user_id), col(Ball.local_day))
     )
     return await _insert_from(session, rows)
 
@@ -133,19 +139,19 @@ async def compose_theft_summaries(session: AsyncSession, now: datetime) -> int:
     rows = (
         select(
             new_ids_sql(dialect_name(session)),
-            TheftNote.user_id,
+            col(TheftNote.user_id),
             literal(EventType.BALL_STOLEN.value),
-            TheftNote.hour,
-            func.count(func.distinct(TheftNote.thief_id)),
-            func.sum(TheftNote.amount_g),
-            func.min(TheftNote.thief_id),
+            col(TheftNote.hour),
+            func.count(func.distinct(col(TheftNote.thief_id))),
+            func.sum(col(TheftNote.amount_g)),
+            func.min(col(TheftNote.thief_id)),
             literal("pending"),
             _now(now),
             _now(now),
         )
-        .where(TheftNote.hour < hour)
-        .group_by(TheftNote.user_id, TheftNote.hour)
+        .where(col(TheftNote.hour) < hour)
+        .group_by(col(TheftNote.user_id), col(TheftNote.hour))
     )
     composed = await _insert_from(session, rows)
-    await session.execute(delete(TheftNote).where(TheftNote.hour < hour))
+    await session.execute(delete(TheftNote).where(col(TheftNote.hour) < hour))
     return composed

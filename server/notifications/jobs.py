@@ -24,9 +24,10 @@ from typing import Any
 import httpx
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.clock import Clock
-from server.db import Database, new_id
+from server.db import Database, new_id, table_of
 from server.errors import Unprocessable
 from server.i18n import language_or_default
 from server.notifications import digests
@@ -86,8 +87,8 @@ async def _release_chunk(
         (
             await session.execute(
                 select(Notification)
-                .where(Notification.status == "pending", Notification.due_at <= now)
-                .order_by(Notification.due_at)
+                .where(col(Notification.status) == "pending", col(Notification.due_at) <= now)
+                .order_by(col(Notification.due_at))
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -97,16 +98,16 @@ async def _release_chunk(
         return 0
     user_ids = {row.user_id for row in rows}
     people = {row.user_id for row in rows} | {row.friend_id for row in rows if row.friend_id}
-    users = {u.id: u for u in (await session.execute(select(User).where(User.id.in_(people)))).scalars()}
+    users = {u.id: u for u in (await session.execute(select(User).where(col(User.id).in_(people)))).scalars()}
     choices = {
         s.user_id: s
         for s in (
-            await session.execute(select(NotificationSettings).where(NotificationSettings.user_id.in_(user_ids)))
+            await session.execute(select(NotificationSettings).where(col(NotificationSettings.user_id).in_(user_ids)))
         ).scalars()
     }
     devices: dict[str, list[str]] = {}
     for device_id, user_id in await session.execute(
-        select(Device.id, Device.user_id).where(Device.user_id.in_(user_ids))
+        select(col(Device.id), col(Device.user_id)).where(col(Device.user_id).in_(user_ids))
     ):
         devices.setdefault(user_id, []).append(device_id)
     pushes: list[dict[str, Any]] = []
@@ -153,7 +154,7 @@ async def _release_chunk(
                 }
             )
     if pushes:
-        await session.execute(insert(PushDelivery.__table__), pushes)
+        await session.execute(insert(table_of(PushDelivery)), pushes)
     await session.flush()
     return len(rows)
 
@@ -163,29 +164,31 @@ async def _claim_pushes(database: Database, clock: Clock, limit: int, started: d
     async with database.transaction() as session:
         now = await clock.now(session)
         due = (
-            select(PushDelivery.id)
-            .where(PushDelivery.status == "pending", PushDelivery.next_attempt_at <= started)
-            .order_by(PushDelivery.next_attempt_at)
+            select(col(PushDelivery.id))
+            .where(col(PushDelivery.status) == "pending", col(PushDelivery.next_attempt_at) <= started)
+            .order_by(col(PushDelivery.next_attempt_at))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         claimed = (
             await session.execute(
                 update(PushDelivery)
-                .where(PushDelivery.id.in_(due.scalar_subquery()), PushDelivery.next_attempt_at <= started)
+                .where(col(PushDelivery.id).in_(due.scalar_subquery()), col(PushDelivery.next_attempt_at) <= started)
                 .values(next_attempt_at=now + LEASE)
                 .returning(
-                    PushDelivery.id,
-                    PushDelivery.device_id,
-                    PushDelivery.payload,
-                    PushDelivery.attempts,
-                    PushDelivery.first_attempt_at,
+                    col(PushDelivery.id),
+                    col(PushDelivery.device_id),
+                    col(PushDelivery.payload),
+                    col(PushDelivery.attempts),
+                    col(PushDelivery.first_attempt_at),
                 )
                 .execution_options(synchronize_session=False)
             )
         ).all()
         ids = {row.device_id for row in claimed}
-        found = await session.execute(select(Device.id, Device.platform, Device.token).where(Device.id.in_(ids)))
+        found = await session.execute(
+            select(col(Device.id), col(Device.platform), col(Device.token)).where(col(Device.id).in_(ids))
+        )
         devices = {device_id: (platform, token) for device_id, platform, token in found}
     return now, [(row, devices.get(row.device_id)) for row in claimed]
 
@@ -229,7 +232,7 @@ async def _record(
     async with database.transaction() as session:
         for row, error in outcomes:
             if error == 410:
-                await session.execute(delete(Device).where(Device.id == row.device_id))  # its pushes go with it
+                await session.execute(delete(Device).where(col(Device.id) == row.device_id))  # its pushes go with it
                 counts["devices_removed"] += 1
                 continue
             first = row.first_attempt_at or now
@@ -247,7 +250,7 @@ async def _record(
                 counts["retrying"] += 1
             await session.execute(
                 update(PushDelivery)
-                .where(PushDelivery.id == row.id)
+                .where(col(PushDelivery.id) == row.id)
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )

@@ -13,8 +13,9 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from server.db import dialect_insert, dialect_name, new_id
+from server.db import dialect_insert, dialect_name, new_id, rowcount
 from server.errors import NotFound, Unprocessable
 from server.notifications.models import Device, EventType, Notification, NotificationSettings, TheftNote
 from server.notifications.schemas import (
@@ -120,7 +121,7 @@ def token_hash(token: str) -> str:
 async def _lock_user(session: AsyncSession, user_id: str) -> None:
     """Serialise one user's device registrations (SQLite's write lock already does)."""
     if dialect_name(session) == "postgresql":
-        await session.execute(select(User.id).where(User.id == user_id).with_for_update())
+        await session.execute(select(col(User.id)).where(col(User.id) == user_id).with_for_update())
 
 
 async def register_device(
@@ -132,24 +133,24 @@ async def register_device(
     digest = token_hash(body.token)
     seen = await session.execute(
         update(Device)
-        .where(Device.token_hash == digest, Device.user_id == user_id)
+        .where(col(Device.token_hash) == digest, col(Device.user_id) == user_id)
         .values(last_seen_at=now, platform=body.platform, app_version=body.app_version)
-        .returning(Device.id)
+        .returning(col(Device.id))
         .execution_options(synchronize_session=False)
     )
     existing = seen.scalar()
     if existing is not None:
         return DevicePublic.model_validate(await session.get(Device, existing, populate_existing=True)), False
-    await session.execute(delete(Device).where(Device.token_hash == digest))
-    held = (await session.execute(select(func.count()).where(Device.user_id == user_id))).scalar_one()
+    await session.execute(delete(Device).where(col(Device.token_hash) == digest))
+    held = (await session.execute(select(func.count()).where(col(Device.user_id) == user_id))).scalar_one()
     if held >= MAX_DEVICES:
         oldest = (
-            select(Device.id)
-            .where(Device.user_id == user_id)
-            .order_by(Device.last_seen_at, Device.id)
+            select(col(Device.id))
+            .where(col(Device.user_id) == user_id)
+            .order_by(col(Device.last_seen_at), col(Device.id))
             .limit(held - MAX_DEVICES + 1)
         )
-        await session.execute(delete(Device).where(Device.id.in_(oldest.scalar_subquery())))
+        await session.execute(delete(Device).where(col(Device.id).in_(oldest.scalar_subquery())))
     device = Device(
         user_id=user_id,
         platform=body.platform,
@@ -166,12 +167,12 @@ async def register_device(
 
 async def list_devices(session: AsyncSession, user_id: str) -> list[DevicePublic]:
     rows = await session.execute(
-        select(Device).where(Device.user_id == user_id).order_by(Device.last_seen_at.desc(), Device.id)
+        select(Device).where(col(Device.user_id) == user_id).order_by(col(Device.last_seen_at).desc(), col(Device.id))
     )
     return [DevicePublic.model_validate(device) for device in rows.scalars()]
 
 
 async def remove_device(session: AsyncSession, user_id: str, device_id: str) -> None:
-    removed = await session.execute(delete(Device).where(Device.id == device_id, Device.user_id == user_id))
-    if removed.rowcount != 1:
+    removed = await session.execute(delete(Device).where(col(Device.id) == device_id, col(Device.user_id) == user_id))
+    if rowcount(removed) != 1:
         raise NotFound("No such device.", problem="device-not-found")

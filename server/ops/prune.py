@@ -118,16 +118,16 @@ PRUNE_STEPS: dict[str, PruneStep] = {
     ),
     # Sent (or skipped) notifications and finished pushes; their dedup keys are past any repeat.
     "notifications_deleted": RowsPastTheirTime(
-        key=[Notification.id],
+        key=[col(Notification.id)],
         condition=lambda run: (
-            Notification.released_at < run.now - timedelta(days=run.settings.notification_retention_days)
+            col(Notification.released_at) < run.now - timedelta(days=run.settings.notification_retention_days)
         ),
     ),
     "push_deliveries_deleted": RowsPastTheirTime(
-        key=[PushDelivery.id],
+        key=[col(PushDelivery.id)],
         condition=lambda run: (
-            (PushDelivery.status != "pending")
-            & (PushDelivery.created_at < run.now - timedelta(days=run.settings.notification_retention_days))
+            (col(PushDelivery.status) != "pending")
+            & (col(PushDelivery.created_at) < run.now - timedelta(days=run.settings.notification_retention_days))
         ),
     ),
 }
