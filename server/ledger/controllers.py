@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from litestar import get
 from litestar.di import NamedDependency
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from server.auth import OperatorController, UserController
 from server.ledger import service
-from server.ledger.models import LedgerEntry
 from server.ledger.schemas import AuditReport, LedgerEntryPublic
-from server.pagination import Cursor, Limit, Page, newest_first, page_of
+from server.pagination import Cursor, Limit, Page
 from server.users.models import User
 
 
@@ -29,9 +26,7 @@ class MyLedgerController(UserController):
         limit: Limit = 50,
     ) -> Page[LedgerEntryPublic]:
         """Entries on the user's balls, balance and debt, newest first."""
-        query = select(LedgerEntry).where(col(LedgerEntry.user_id) == current_user.id)
-        rows = list((await db_session.execute(newest_first(query, col(LedgerEntry.id), cursor, limit))).scalars())
-        entries, next_cursor = page_of(rows, limit)
+        entries, next_cursor = await service.entries_page(db_session, current_user.id, cursor, limit)
         return Page(items=[LedgerEntryPublic.model_validate(e) for e in entries], next_cursor=next_cursor)
 
 

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from server.db import new_id, table_of
 from server.ledger.models import Account, Balance, Ball, LedgerEntry, LedgerTransaction, TransactionKind
+from server.pagination import newest_first, page_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,3 +432,12 @@ async def audit(session: AsyncSession, *, max_mismatches: int = 100) -> dict[str
         "owed_g": owed_g,
         "mismatches": mismatches[:max_mismatches],
     }
+
+
+async def entries_page(
+    session: AsyncSession, user_id: str, cursor: str | None, limit: int
+) -> tuple[list[LedgerEntry], str | None]:
+    """A user's own entries, newest first, one page."""
+    query = select(LedgerEntry).where(col(LedgerEntry.user_id) == user_id)
+    rows = list((await session.execute(newest_first(query, col(LedgerEntry.id), cursor, limit))).scalars())
+    return page_of(rows, limit)

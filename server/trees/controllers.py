@@ -9,15 +9,13 @@ from litestar import Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import FromHeader, FromPath, HeaderParameter, JSONBody
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from server.auth import UserController
 from server.errors import problems
 from server.i18n import Language
 from server.ledger import service as ledger
-from server.pagination import Cursor, Limit, Page, newest_first, page_of
+from server.pagination import Cursor, Limit, Page
 from server.trees import images, service
 from server.trees.models import Tree, TreeStatus
 from server.trees.schemas import AdoptTreeRequest, TreePublic, UpdateTreeRequest
@@ -68,9 +66,7 @@ class TreeController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[TreePublic]:
-        query = select(Tree).where(col(Tree.user_id) == current_user.id, col(Tree.status).in_(service.LISTED_STATUSES))
-        rows = list((await db_session.execute(newest_first(query, col(Tree.id), cursor, limit))).scalars())
-        trees, next_cursor = page_of(rows, limit)
+        trees, next_cursor = await service.own_trees_page(db_session, current_user.id, cursor, limit)
         balance = await ledger.balance_of(db_session, current_user.id)
         return Page(
             items=await service.to_public(db_session, trees, balance.balance_g, answer_language),

@@ -25,6 +25,7 @@ from server.ledger import service as ledger
 from server.ledger.models import Account, TransactionKind
 from server.ledger.service import BalanceState, Leg
 from server.notifications.service import notify
+from server.pagination import newest_first, page_of
 from server.trees import images
 from server.trees.models import Tree, TreeStatus
 from server.trees.schemas import AdoptTreeRequest, ProjectRef, SpeciesRef, TreePublic
@@ -314,3 +315,12 @@ async def forest_trees(
     for species_id, status, count in sorted(counts, key=lambda row: (order[row[1]], keys[row[0]], row[0])):
         planted.extend([(keys[species_id], status == TreeStatus.PLANTED)] * count)
     return tree, planted
+
+
+async def own_trees_page(
+    session: AsyncSession, user_id: str, cursor: str | None, limit: int
+) -> tuple[list[Tree], str | None]:
+    """A user's listed trees, newest first, one page."""
+    query = select(Tree).where(col(Tree.user_id) == user_id, col(Tree.status).in_(LISTED_STATUSES))
+    rows = list((await session.execute(newest_first(query, col(Tree.id), cursor, limit))).scalars())
+    return page_of(rows, limit)

@@ -7,13 +7,11 @@ from typing import Annotated, Literal
 from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from server.auth import OperatorController
-from server.pagination import Cursor, Limit, Page, newest_first, page_of
-from server.webhooks.models import WebhookDelivery
+from server.pagination import Cursor, Limit, Page
+from server.webhooks import service
 from server.webhooks.schemas import DeliveryPublic
 
 Status = Annotated[Literal["pending", "delivered", "failed"] | None, QueryParameter()]
@@ -30,9 +28,5 @@ class AdminWebhookController(OperatorController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[DeliveryPublic]:
-        query = select(WebhookDelivery)
-        if status is not None:
-            query = query.where(col(WebhookDelivery.status) == status)
-        rows = list((await db_session.execute(newest_first(query, col(WebhookDelivery.id), cursor, limit))).scalars())
-        deliveries, next_cursor = page_of(rows, limit)
+        deliveries, next_cursor = await service.deliveries_page(db_session, status, cursor, limit)
         return Page(items=[DeliveryPublic.model_validate(d) for d in deliveries], next_cursor=next_cursor)

@@ -7,10 +7,12 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from server.db import new_id
+from server.pagination import newest_first, page_of
 from server.webhooks.models import WebhookDelivery
 
 TargetKind = Literal["ngo", "partner"]
@@ -46,3 +48,14 @@ async def enqueue(
         )
     )
     return event_id
+
+
+async def deliveries_page(
+    session: AsyncSession, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[WebhookDelivery], str | None]:
+    """Deliveries, newest first, optionally of one status, one page."""
+    query = select(WebhookDelivery)
+    if status is not None:
+        query = query.where(col(WebhookDelivery.status) == status)
+    rows = list((await session.execute(newest_first(query, col(WebhookDelivery.id), cursor, limit))).scalars())
+    return page_of(rows, limit)
