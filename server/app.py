@@ -16,6 +16,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.routes import HTTPRoute
 from litestar.types import Scope
 
+from server.accounts.controllers import LogoutAllController, MyAccountController, RecoveryController
 from server.auth import SECURITY_SCHEMES
 from server.catalog.controllers import (
     AdminActionController,
@@ -34,6 +35,7 @@ from server.feed.controllers import FeedController
 from server.forms import ParseMultipartForms
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
+from server.mail.controllers import AdminEmailController
 from server.memory import MIB, MemoryBudget, return_large_blocks_to_the_system
 from server.openapi import RequestModelSchemaPlugin
 from server.ops.controllers import HealthController, JobsController, TestClockController
@@ -82,7 +84,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     api_handlers = [
         AuthController,
+        RecoveryController,
+        LogoutAllController,
         MeController,
+        MyAccountController,
         CatalogController,
         EnergyController,
         MyLedgerController,
@@ -93,6 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         CertificateController,
         StatsController,
         AdminWebhookController,
+        AdminEmailController,
         LedgerAuditController,
         AdminProjectController,
         AdminSpeciesController,

@@ -14,6 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from server.energy.jobs import expire_balls
 from server.errors import NotFound
+from server.mail.jobs import send_email
 from server.ops.prune import prune
 from server.planting.jobs import batch_planting_orders, order_reminders
 from server.webhooks.jobs import deliver_webhooks
@@ -27,6 +28,7 @@ JOBS: dict[str, Job] = {
     "batch-planting-orders": batch_planting_orders,
     "order-reminders": order_reminders,
     "deliver-webhooks": deliver_webhooks,
+    "send-email": send_email,
     "prune": prune,
 }
 
@@ -37,6 +39,7 @@ def job_intervals(settings: Any) -> dict[str, int]:
         "batch-planting-orders": settings.batch_planting_orders_interval_s,
         "order-reminders": settings.order_reminders_interval_s,
         "deliver-webhooks": settings.deliver_webhooks_interval_s,
+        "send-email": settings.send_email_interval_s,
         "prune": settings.prune_interval_s,
     }
 

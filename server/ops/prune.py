@@ -20,8 +20,10 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, tuple_
 
+from server.accounts.models import AccountToken
 from server.clock import wall_clock
 from server.idempotency import IdempotencyRecord
+from server.mail.models import Email
 from server.partners.models import GreenCode
 from server.social.models import PlayCounter
 from server.throttle import ThrottleCounter
@@ -88,6 +90,21 @@ PRUNE_STEPS: dict[str, PruneStep] = {
     "refresh_tokens_deleted": RowsPastTheirTime(
         key=[RefreshToken.id],
         condition=lambda run: RefreshToken.expires_at < run.wall_now,
+    ),
+    # Mailed links' tokens, used or expired (wall clock, like every credential), after a retention.
+    "account_tokens_deleted": RowsPastTheirTime(
+        key=[AccountToken.id],
+        condition=lambda run: (
+            (AccountToken.expires_at < run.wall_now - timedelta(days=run.settings.account_token_retention_days))
+            | (AccountToken.used_at < run.wall_now - timedelta(days=run.settings.account_token_retention_days))
+        ),
+    ),
+    "emails_deleted": RowsPastTheirTime(
+        key=[Email.id],
+        condition=lambda run: (
+            (Email.status == "sent")
+            & (Email.sent_at < run.now - timedelta(days=run.settings.email_sent_retention_days))
+        ),
     ),
     "play_counters_deleted": RowsPastTheirTime(
         key=[PlayCounter.user_id, PlayCounter.kind, PlayCounter.subject_id, PlayCounter.local_day],

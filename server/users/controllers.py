@@ -11,10 +11,12 @@ from litestar.di import NamedDependency
 from litestar.params import FromHeader, HeaderParameter, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.accounts import service as accounts
 from server.auth import UserController
 from server.errors import problems
+from server.settings import Settings
 from server.social import service as social
-from server.throttle import client_address
+from server.throttle import Throttle, client_address
 from server.users import service
 from server.users.models import User
 from server.users.schemas import (
@@ -26,6 +28,7 @@ from server.users.schemas import (
     UpdateMeRequest,
     UserPublic,
 )
+from server.users.security import Passwords
 
 AcceptLanguage = Annotated[
     str | None, HeaderParameter(name="Accept-Language", description="A new account's language if the body names none")
@@ -36,16 +39,26 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/register", status_code=201, responses=problems(409), issues_credentials=True)
+    @post("/register", status_code=201, responses=problems(409, 429), issues_credentials=True)
     async def register(
         self,
-        state: State,
+        request: Request,
+        settings: NamedDependency[Settings],
+        passwords: NamedDependency[Passwords],
+        throttle: NamedDependency[Throttle],
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         data: JSONBody[RegisterRequest],
         accept_language: FromHeader[AcceptLanguage] = None,
     ) -> Registered:
-        user, tokens = await service.register(db_session, state.settings, state.passwords, data, now, accept_language)
+        """An `email` is kept unverified and mailed a verification link (SPEC 11.1)."""
+        # Counted before the request's transaction starts (its own transaction needs the writer).
+        may_mail = await throttle.mail_allowed(data.email, client_address(request)) if data.email else False
+        user, tokens = await service.register(
+            db_session, settings, passwords, data, now, accept_language, request.headers.get("user-agent")
+        )
+        if data.email:
+            await accounts.set_email(db_session, settings, user, data.email, may_mail, now)
         return Registered(user=service.to_public(user, now), **tokens.model_dump())
 
     @post("/login", status_code=200, responses=problems(401, 429), issues_credentials=True)
@@ -65,13 +78,14 @@ class AuthController(Controller):
             data.handle,
             data.password,
             client_address(request),
+            request.headers.get("user-agent"),
         )
 
     @post("/refresh", status_code=200, responses=problems(401), issues_credentials=True)
     async def refresh(
-        self, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]
+        self, request: Request, state: State, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]
     ) -> Tokens:
-        return await service.refresh(db_session, state.settings, data.refresh_token)
+        return await service.refresh(db_session, state.settings, data.refresh_token, request.headers.get("user-agent"))
 
     @post("/logout", status_code=204)
     async def logout(self, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]) -> None:
