@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     mail_limit_per_client: int = Field(30, ge=1)
     mail_limit_window_s: int = Field(3600, ge=1)
     # `prune` deletes used or expired account tokens, and sent mail, after these.
-    account_token_retention_days: int = Field(7, ge=1)
+    account_token_retention_days: int = Field(7, ge=0)
     email_sent_retention_days: int = Field(30, ge=1)
 
     # energy (SPEC 4)

@@ -52,10 +52,10 @@ def build_message(settings: Settings, to: str, subject: str, text: str, html: st
     message["Date"] = formatdate(usegmt=True)
     domain = parseaddr(settings.email_from)[1].rpartition("@")[2] or "canopy.invalid"
     message["Message-ID"] = make_msgid(domain=domain)
-    message["Content-Language"] = language
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    message["Content-Language"] = language  # after the parts: setting content drops Content-* headers
     return message
 
 
