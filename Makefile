@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 POSTGRES_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export CANOPY_TEST_POSTGRES_URL ?= $(POSTGRES_URL)
 
-.PHONY: install install-bench run test test-sqlite test-postgres lint format bench clean
+.PHONY: install install-bench browser run test test-sqlite test-postgres lint format bench clean
 
 install: $(VENV)/.installed
 
@@ -15,6 +15,19 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
+
+# The browser tests (tests/web/test_browser.py) drive Debian's Chromium, and its screenshots need a
+# CJK font to show the Chinese pages: installed with apt-get only when missing, and only as root.
+CHROMIUM ?= /usr/bin/chromium
+export CANOPY_TEST_CHROMIUM ?= $(CHROMIUM)
+browser:
+	@if [ ! -x "$(CHROMIUM)" ] || ! fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+		else \
+			echo "No Chromium at $(CHROMIUM) (or no Chinese font): install Debian's chromium and fonts-wqy-microhei"; \
+		fi; \
+	fi
 
 run: install
 	$(BIN)/canopy migrate
@@ -30,10 +43,10 @@ test: test-sqlite
 		echo "PostgreSQL unreachable at $$CANOPY_TEST_POSTGRES_URL: ran the SQLite suite only."; \
 	fi
 
-test-sqlite: install
+test-sqlite: install browser
 	$(BIN)/pytest --db=sqlite
 
-test-postgres: install
+test-postgres: install browser
 	$(BIN)/pytest --db=postgres
 
 lint: install

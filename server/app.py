@@ -1,4 +1,4 @@
-"""The application factory: routers, dependencies, error handling, lifespan and scheduler."""
+"""The application factory: routers, pages, dependencies, error handling, lifespan and scheduler."""
 
 from __future__ import annotations
 
@@ -50,6 +50,9 @@ from server.trees.controllers import TreeController
 from server.users.controllers import AuthController, MeController
 from server.users.security import Passwords
 from server.validation import StrictJSONRequest
+from server.web.controllers import HomeController, LanguageController, StaticController
+from server.web.errors import with_error_pages
+from server.web.pages import template_config
 from server.webhooks.controllers import AdminWebhookController
 
 VERSION = "0.1.0"
@@ -149,9 +152,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             MetricsController,
             Router(path="/v1", route_handlers=api_handlers),
+            HomeController,
+            LanguageController,
+            StaticController,
         ],
+        template_config=template_config(),
         dependencies={**APP_DEPENDENCIES, "db_session": Provide(provide_db_session), "now": Provide(provide_now)},
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=with_error_pages(EXCEPTION_HANDLERS),
         request_class=StrictJSONRequest,
         plugins=[RequestModelSchemaPlugin()],
         middleware=[

@@ -6,6 +6,7 @@
 (default postgresql://postgres@127.0.0.1:5432/test); if it is unreachable the run fails.
 Tests marked `redis` use the Redis at CANOPY_TEST_REDIS_URL (default redis://127.0.0.1:6379/0);
 without one they are left out, unless CANOPY_REQUIRE_POSTGRES is set (CI), where they fail.
+Tests marked `browser` drive Chromium (CANOPY_TEST_CHROMIUM, default /usr/bin/chromium): the same.
 After every test that used the API, the ledger audit must hold.
 """
 
@@ -35,11 +36,16 @@ from tests.api import Api
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-REDIS_LEFT_OUT = pytest.StashKey[str]()
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+LEFT_OUT = pytest.StashKey[list[str]]()
 
 
 def redis_test_url() -> str:
     return os.environ.get("CANOPY_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+
+def chromium_path() -> str:
+    return os.environ.get("CANOPY_TEST_CHROMIUM", DEFAULT_CHROMIUM)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -147,30 +153,41 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "settings(**overrides): Settings fields for this test's app")
     config.addinivalue_line("markers", "postgres_only: a behaviour only a database server has (left out on SQLite)")
     config.addinivalue_line("markers", "redis: needs the Redis at CANOPY_TEST_REDIS_URL (left out when unreachable)")
+    config.addinivalue_line("markers", "browser: drives Chromium at CANOPY_TEST_CHROMIUM (left out when missing)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """`--db=sqlite` leaves out the `postgres_only` tests: there is nothing there for them to test.
-    Without a reachable Redis the `redis` tests are left out too, except where CI requires the
-    servers (CANOPY_REQUIRE_POSTGRES): there they run, and fail."""
-    marks = ["redis"] if config.getoption("--db") == "postgres" else ["postgres_only", "redis"]
-    if "redis" in marks and (os.environ.get("CANOPY_REQUIRE_POSTGRES") or _redis_reachable()):
+    Without a reachable Redis the `redis` tests are left out too, and without Chromium the `browser`
+    tests, except where CI requires the servers (CANOPY_REQUIRE_POSTGRES): there they run, and fail."""
+    marks = ["redis", "browser"] if config.getoption("--db") == "postgres" else ["postgres_only", "redis", "browser"]
+    required = bool(os.environ.get("CANOPY_REQUIRE_POSTGRES"))
+    if required or _redis_reachable():
         marks.remove("redis")
+    if required or os.access(chromium_path(), os.X_OK):
+        marks.remove("browser")
     left_out = [item for item in items if any(item.get_closest_marker(mark) for mark in marks)]
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = [item for item in items if item not in left_out]
-    redis_left_out = sum(1 for item in left_out if item.get_closest_marker("redis"))
-    if redis_left_out:
-        config.stash[REDIS_LEFT_OUT] = (
-            f"{redis_left_out} Redis test(s) left out: no Redis at {redis_test_url()} "
-            "(set CANOPY_TEST_REDIS_URL, or CANOPY_REQUIRE_POSTGRES to make them fail instead)"
-        )
+    reasons = {
+        "redis": f"no Redis at {redis_test_url()} (set CANOPY_TEST_REDIS_URL",
+        "browser": f"no Chromium at {chromium_path()} (install Debian's chromium or set CANOPY_TEST_CHROMIUM",
+    }
+    notes = []
+    for mark, reason in reasons.items():
+        count = sum(1 for item in left_out if item.get_closest_marker(mark))
+        if count:
+            notes.append(
+                f"{count} {mark} test(s) left out: {reason}, or CANOPY_REQUIRE_POSTGRES to make them fail instead)"
+            )
+    if notes:
+        config.stash[LEFT_OUT] = notes
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    if REDIS_LEFT_OUT in config.stash:
-        terminalreporter.write_line(config.stash[REDIS_LEFT_OUT], yellow=True)
+    for note in config.stash.get(LEFT_OUT, []):
+        terminalreporter.write_line(note, yellow=True)
 
 
 def _redis_reachable() -> bool:

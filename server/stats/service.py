@@ -31,13 +31,6 @@ async def public_stats(session: AsyncSession) -> dict[str, Any]:
             )
         ).all()
     )
-    planted = func.count(Tree.id).filter(Tree.status == TreeStatus.PLANTED)
-    projects = await session.execute(
-        select(Project.id, Project.name, planted)
-        .outerjoin(Tree, Tree.project_id == Project.id)
-        .group_by(Project.id, Project.name)
-        .order_by(Project.name)
-    )
     return {
         "users": int(users or 0),
         "actions": int(actions or 0),
@@ -46,5 +39,20 @@ async def public_stats(session: AsyncSession) -> dict[str, Any]:
             status.value: int(by_status.get(status.value, 0))
             for status in (TreeStatus.QUEUED, TreeStatus.ORDERED, TreeStatus.PLANTED)
         },
-        "projects": [{"id": p_id, "name": name, "trees_planted": int(count)} for p_id, name, count in projects],
+        "projects": await trees_planted_by_project(session),
     }
+
+
+async def trees_planted_by_project(session: AsyncSession, *, active_only: bool = False) -> list[dict[str, Any]]:
+    """Every project (or only those open for planting: the home page) with its trees planted, by name."""
+    planted = func.count(Tree.id).filter(Tree.status == TreeStatus.PLANTED)
+    query = (
+        select(Project.id, Project.name, planted)
+        .outerjoin(Tree, Tree.project_id == Project.id)
+        .group_by(Project.id, Project.name)
+        .order_by(Project.name)
+    )
+    if active_only:
+        query = query.where(Project.status == "active")
+    rows = await session.execute(query)
+    return [{"id": p_id, "name": name, "trees_planted": int(count)} for p_id, name, count in rows]

@@ -9,7 +9,12 @@ from server.settings import Settings
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "configuration.md"
 # Read by the tests, the Makefile and the benchmark, not by the server.
-NOT_SETTINGS = {"CANOPY_TEST_POSTGRES_URL", "CANOPY_REQUIRE_POSTGRES", "CANOPY_BENCH_DATABASE_URL"}
+NOT_SETTINGS = {
+    "CANOPY_TEST_POSTGRES_URL",
+    "CANOPY_REQUIRE_POSTGRES",
+    "CANOPY_BENCH_DATABASE_URL",
+    "CANOPY_TEST_CHROMIUM",
+}
 
 
 def documented() -> set[str]:
