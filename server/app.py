@@ -41,6 +41,7 @@ from server.openapi import RequestModelSchemaPlugin
 from server.ops.controllers import HealthController, JobsController, TestClockController
 from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
 from server.planting.controllers import AdminNgoController, AdminOrderController, NgoController, PhotoController
+from server.redaction import redact_access_logs
 from server.scheduler import start_scheduler
 from server.settings import Settings, get_settings
 from server.social.controllers import FriendsController, PlayController
@@ -50,6 +51,7 @@ from server.trees.controllers import TreeController
 from server.users.controllers import AuthController, MeController
 from server.users.security import Passwords
 from server.validation import StrictJSONRequest
+from server.web.accounts import ResetPasswordPageController, VerifyEmailPageController
 from server.web.controllers import HomeController, LanguageController, StaticController
 from server.web.errors import with_error_pages
 from server.web.pages import template_config
@@ -85,6 +87,7 @@ def _allow_every_method(app: Litestar) -> None:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    redact_access_logs()
     api_handlers = [
         AuthController,
         RecoveryController,
@@ -153,6 +156,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MetricsController,
             Router(path="/v1", route_handlers=api_handlers),
             HomeController,
+            VerifyEmailPageController,
+            ResetPasswordPageController,
             LanguageController,
             StaticController,
         ],

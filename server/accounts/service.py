@@ -107,6 +107,26 @@ async def set_email(
     await session.flush()
 
 
+async def reset_token_is_live(session: AsyncSession, token: str) -> bool:
+    """Whether a reset link still works, without spending it (the page shows its form only then)."""
+    if not TOKEN_PATTERN.fullmatch(token):
+        return False
+    found = (
+        await session.execute(
+            select(AccountToken.id)
+            .join(User, User.id == AccountToken.user_id)
+            .where(
+                AccountToken.token_hash == hash_refresh_token(token),
+                AccountToken.purpose == RESET,
+                AccountToken.used_at.is_(None),
+                AccountToken.expires_at > wall_clock(),
+                User.deleted_at.is_(None),
+            )
+        )
+    ).first()
+    return found is not None
+
+
 async def _spend(session: AsyncSession, purpose: str, token: str) -> tuple[User, str]:
     """Spend a token (once): the live user it belongs to and the address it was mailed to."""
     if not TOKEN_PATTERN.fullmatch(token):
