@@ -16,6 +16,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.routes import HTTPRoute
 from litestar.types import Scope
 
+from server.accounts.controllers import LogoutAllController, MyAccountController, RecoveryController
 from server.auth import SECURITY_SCHEMES
 from server.catalog.controllers import (
     AdminActionController,
@@ -35,12 +36,14 @@ from server.feed.controllers import FeedController
 from server.forms import ParseMultipartForms
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
+from server.mail.controllers import AdminEmailController
 from server.memory import MIB, MemoryBudget, return_large_blocks_to_the_system
 from server.notifications.controllers import NotificationController
 from server.openapi import RequestModelSchemaPlugin
 from server.ops.controllers import HealthController, JobsController, TestClockController
 from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
 from server.planting.controllers import AdminNgoController, AdminOrderController, NgoController, PhotoController
+from server.redaction import redact_access_logs
 from server.scheduler import start_scheduler
 from server.settings import Settings, get_settings
 from server.social.controllers import FriendsController, PlayController
@@ -50,6 +53,7 @@ from server.trees.controllers import TreeController
 from server.users.controllers import AuthController, MeController
 from server.users.security import Passwords
 from server.validation import StrictJSONRequest
+from server.web.accounts import ResetPasswordPageController, VerifyEmailPageController
 from server.web.controllers import HomeController, LanguageController, StaticController
 from server.web.errors import with_error_pages
 from server.web.pages import template_config
@@ -86,9 +90,13 @@ def _allow_every_method(app: Litestar) -> None:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
+    redact_access_logs()
     api_handlers = [
         AuthController,
+        RecoveryController,
+        LogoutAllController,
         MeController,
+        MyAccountController,
         CatalogController,
         EnergyController,
         MyLedgerController,
@@ -100,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         CertificateController,
         StatsController,
         AdminWebhookController,
+        AdminEmailController,
         LedgerAuditController,
         AdminProjectController,
         AdminSpeciesController,
@@ -159,6 +168,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             MetricsController,
             Router(path="/v1", route_handlers=api_handlers),
             HomeController,
+            VerifyEmailPageController,
+            ResetPasswordPageController,
             LanguageController,
             StaticController,
         ],

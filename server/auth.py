@@ -67,11 +67,12 @@ async def provide_current_user(
 ) -> User:
     settings = app_services(state).settings
     token = bearer_token(request)
-    user_id = read_access_token(settings, token) if token else None
-    if user_id is None:
+    claims = read_access_token(settings, token) if token else None
+    if claims is None:
         raise _missing_credential()
-    user = (await db_session.execute(LIVE_USER, {"signed_in_id": user_id})).scalar_one_or_none()
-    if user is None:
+    user = (await db_session.execute(LIVE_USER, {"signed_in_id": claims.user_id})).scalar_one_or_none()
+    # Issued before the user's sessions were last ended (reset, password change, logout-all).
+    if user is None or claims.epoch != user.session_epoch:
         raise _missing_credential()
     return user
 

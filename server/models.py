@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the app see the whole schema."""
 
+from server.accounts.models import AccountToken
 from server.catalog.models import ActionType, Project, ProjectSpecies, Species
 from server.certificates.models import Certificate, CertificateCounter
 from server.clock import TestClockOffset
@@ -7,6 +8,7 @@ from server.energy.models import ActionRecord, DailySteps
 from server.feed.models import FeedItem
 from server.idempotency import IdempotencyRecord
 from server.ledger.models import Balance, Ball, LedgerEntry, LedgerTransaction
+from server.mail.models import Email
 from server.notifications.models import Device, Notification, NotificationSettings, PushDelivery, TheftNote
 from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
 from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
@@ -17,6 +19,7 @@ from server.users.models import RefreshToken, User
 from server.webhooks.models import WebhookDelivery
 
 __all__ = [
+    "AccountToken",
     "ActionRecord",
     "ActionType",
     "ActionUsage",
@@ -26,6 +29,7 @@ __all__ = [
     "CertificateCounter",
     "DailySteps",
     "Device",
+    "Email",
     "FeedItem",
     "FriendRequest",
     "Friendship",

@@ -15,6 +15,7 @@ from server.clock import Clock
 from server.db import Database
 from server.energy.jobs import expire_balls
 from server.errors import NotFound
+from server.mail.jobs import send_email
 from server.notifications.jobs import send_notifications
 from server.ops.prune import prune
 from server.planting.jobs import batch_planting_orders, order_reminders
@@ -32,6 +33,7 @@ JOBS: dict[str, Job] = {
     "order-reminders": order_reminders,
     "deliver-webhooks": deliver_webhooks,
     "send-notifications": send_notifications,
+    "send-email": send_email,
     "prune": prune,
 }
 
@@ -43,6 +45,7 @@ def job_intervals(settings: Settings) -> dict[str, int]:
         "order-reminders": settings.order_reminders_interval_s,
         "deliver-webhooks": settings.deliver_webhooks_interval_s,
         "send-notifications": settings.send_notifications_interval_s,
+        "send-email": settings.send_email_interval_s,
         "prune": settings.prune_interval_s,
     }
 

@@ -57,6 +57,23 @@ class Settings(BaseSettings):
     # users (SPEC 1)
     timezone_change_min_days: int = 7
 
+    # email and account recovery (SPEC 11.1)
+    # `smtp://user:pass@host:587` (STARTTLS when offered; `?tls=required` insists on it) or
+    # `smtps://...:465` (implicit TLS). Unset: development, mail goes to the log (links included).
+    smtp_url: str | None = None
+    email_from: str = "Canopy <canopy@localhost>"
+    smtp_timeout_s: float = Field(10.0, gt=0, le=300)
+    send_email_interval_s: int = Field(60, ge=1)
+    email_verify_ttl_s: int = Field(24 * 3600, ge=1)
+    password_reset_ttl_s: int = Field(30 * 60, ge=1)
+    # Mails to one address (all kinds) and reset requests from one client, per window.
+    mail_limit_per_recipient: int = Field(3, ge=1)
+    mail_limit_per_client: int = Field(30, ge=1)
+    mail_limit_window_s: int = Field(3600, ge=1)
+    # `prune` deletes used or expired account tokens, and sent mail, after these.
+    account_token_retention_days: int = Field(7, ge=0)
+    email_sent_retention_days: int = Field(30, ge=1)
+
     # energy (SPEC 4)
     max_steps_per_day: int = 100_000
     ball_ripens_hour: int = 7
@@ -159,7 +176,17 @@ class Settings(BaseSettings):
                 raise ValueError("production needs CANOPY_ENCRYPTION_KEY (a Fernet key)")
             if self.test_clock:
                 raise ValueError("the test clock cannot run in production")
+            if not self.smtp_url:
+                # Development writes mail, reset links included, to the log.
+                raise ValueError("production needs CANOPY_SMTP_URL (mail would go to the log)")
         return self
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _smtp_scheme(cls, url: str | None) -> str | None:
+        if url and not url.startswith(("smtp://", "smtps://")):
+            raise ValueError("CANOPY_SMTP_URL must start with smtp:// or smtps://")
+        return url or None
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,7 +1,8 @@
 """Throttling of failed credentials (SPEC 2, 10).
 
 Failed logins are counted per handle and per client address; failed bearer credentials (the
-operator token, NGO keys) per client address. The counters live where every worker and replica
+operator token, NGO keys) per client address; requests that mail someone (verification, reset)
+per recipient and per client address. The counters live where every worker and replica
 sees them: the database (`throttle_counters`), or Redis when CANOPY_REDIS_URL is set; app.py
 chooses the store once at startup. Every count is one atomic increment that returns the new
 count, and the decision is taken on that count, so parallel requests cannot all slip in under
@@ -13,6 +14,7 @@ The client address is the socket peer; forwarded headers are not trusted here.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import AsyncIterator, Callable
@@ -278,6 +280,20 @@ class Throttle:
             raise window.refusal(
                 problem="credential-throttled", detail="Too many failed credentials from this address."
             )
+
+    async def mail_allowed(self, recipient: str, address: str) -> bool:
+        """Count a request that would mail `recipient` (SPEC 11.1): 429 once the client address is
+        over its limit; False once the recipient has had its mails for the window (the caller then
+        sends nothing and answers the same). Recipients are counted by hash: no address is stored."""
+        settings = self.settings
+        by_client = await self.counters.hit(f"mail-client:{address}", settings.mail_limit_window_s)
+        if by_client.count > settings.mail_limit_per_client:
+            raise by_client.refusal(
+                problem="mail-throttled", detail="Too many requests for mail from this address; try again later."
+            )
+        digest = hashlib.sha256(recipient.lower().encode()).hexdigest()
+        by_recipient = await self.counters.hit(f"mail-to:{digest}", settings.mail_limit_window_s)
+        return by_recipient.count <= settings.mail_limit_per_recipient
 
     async def close(self) -> None:
         await self.counters.close()

@@ -21,9 +21,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, select, tuple_
 from sqlmodel import col
 
+from server.accounts.models import AccountToken
 from server.clock import Clock, wall_clock
 from server.db import Database, rowcount
 from server.idempotency import IdempotencyRecord
+from server.mail.models import Email
 from server.notifications.models import Notification, PushDelivery
 from server.partners.models import GreenCode
 from server.settings import Settings
@@ -94,6 +96,21 @@ PRUNE_STEPS: dict[str, PruneStep] = {
     "refresh_tokens_deleted": RowsPastTheirTime(
         key=[col(RefreshToken.id)],
         condition=lambda run: col(RefreshToken.expires_at) < run.wall_now,
+    ),
+    # Mailed links' tokens, used or expired (wall clock, like every credential), after a retention.
+    "account_tokens_deleted": RowsPastTheirTime(
+        key=[col(AccountToken.id)],
+        condition=lambda run: (
+            (col(AccountToken.expires_at) < run.wall_now - timedelta(days=run.settings.account_token_retention_days))
+            | (col(AccountToken.used_at) < run.wall_now - timedelta(days=run.settings.account_token_retention_days))
+        ),
+    ),
+    "emails_deleted": RowsPastTheirTime(
+        key=[col(Email.id)],
+        condition=lambda run: (
+            (col(Email.status) == "sent")
+            & (col(Email.sent_at) < run.now - timedelta(days=run.settings.email_sent_retention_days))
+        ),
     ),
     "play_counters_deleted": RowsPastTheirTime(
         key=[col(PlayCounter.user_id), col(PlayCounter.kind), col(PlayCounter.subject_id), col(PlayCounter.local_day)],

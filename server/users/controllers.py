@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromHeader, HeaderParameter, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from server.accounts import service as accounts
 from server.auth import UserController
 from server.db import Database
 from server.errors import problems
@@ -38,17 +39,26 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/register", status_code=201, responses=problems(409), issues_credentials=True)
+    @post("/register", status_code=201, responses=problems(409, 429), issues_credentials=True)
     async def register(
         self,
+        request: Request,
         settings: NamedDependency[Settings],
         passwords: NamedDependency[Passwords],
+        throttle: NamedDependency[Throttle],
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         data: JSONBody[RegisterRequest],
         accept_language: FromHeader[AcceptLanguage] = None,
     ) -> Registered:
-        user, tokens = await service.register(db_session, settings, passwords, data, now, accept_language)
+        """An `email` is kept unverified and mailed a verification link (SPEC 11.1)."""
+        # Counted before the request's transaction starts (its own transaction needs the writer).
+        may_mail = await throttle.mail_allowed(data.email, client_address(request)) if data.email else False
+        user, tokens = await service.register(
+            db_session, settings, passwords, data, now, accept_language, request.headers.get("user-agent")
+        )
+        if data.email:
+            await accounts.set_email(db_session, settings, user, data.email, may_mail, now)
         return Registered(user=service.to_public(user, now), **tokens.model_dump())
 
     @post("/login", status_code=200, responses=problems(401, 429), issues_credentials=True)
@@ -71,16 +81,18 @@ class AuthController(Controller):
             data.handle,
             data.password,
             client_address(request),
+            request.headers.get("user-agent"),
         )
 
     @post("/refresh", status_code=200, responses=problems(401), issues_credentials=True)
     async def refresh(
         self,
+        request: Request,
         settings: NamedDependency[Settings],
         db_session: NamedDependency[AsyncSession],
         data: JSONBody[RefreshRequest],
     ) -> Tokens:
-        return await service.refresh(db_session, settings, data.refresh_token)
+        return await service.refresh(db_session, settings, data.refresh_token, request.headers.get("user-agent"))
 
     @post("/logout", status_code=204)
     async def logout(self, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]) -> None:

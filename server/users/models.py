@@ -25,6 +25,12 @@ class User(SQLModel, table=True):
     allow_steal: bool = True
     # `en` or `zh-Hans` (server/i18n.py): mail, notifications and pages speak it.
     language: str = Field(default="en", max_length=8)
+    # The address last given (shown as `email`), and the verified one, lowercased: password resets
+    # go to it and it belongs to one account. They differ while a new address awaits verification.
+    email: str | None = Field(default=None, max_length=254)
+    verified_email: str | None = Field(default=None, max_length=254, unique=True)
+    # Access tokens carry the epoch they were issued in; ending every session moves it on.
+    session_epoch: int = 0
     # Play state: consecutive local days with an own collection, and the shields it earned.
     streak_days: int = 0
     last_collect_day: date | None = None
@@ -35,7 +41,8 @@ class User(SQLModel, table=True):
 
 
 class RefreshToken(SQLModel, table=True):
-    """Refresh tokens are opaque and stored hashed; using one revokes it (rotation)."""
+    """A session: its refresh token is opaque and stored hashed; using one replaces it by a new
+    one (rotation) in the same row, so the session keeps its id while its token changes."""
 
     __tablename__ = "refresh_tokens"
 
@@ -45,3 +52,5 @@ class RefreshToken(SQLModel, table=True):
     expires_at: datetime = Field(index=True)  # `prune` deletes by it
     revoked_at: datetime | None = None
     created_at: datetime
+    last_used_at: datetime | None = None
+    user_agent: str | None = Field(default=None, max_length=200)

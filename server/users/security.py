@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -39,20 +40,34 @@ class Passwords:
         return password_hash is not None
 
 
-def issue_access_token(settings: Settings, user_id: str) -> str:
+@dataclass(frozen=True)
+class AccessClaims:
+    """What a valid access token says: whose it is, the user's session epoch when it was issued
+    (a reset, a password change, logout-all, deletion or suspension moves the epoch on, and older
+    tokens stop working), and the session (refresh token) it was issued under."""
+
+    user_id: str
+    epoch: int
+    session_id: str | None
+
+
+def issue_access_token(settings: Settings, user_id: str, epoch: int = 0, session_id: str | None = None) -> str:
     now = datetime.now(UTC)
-    claims = {
+    claims: dict[str, object] = {
         "sub": user_id,
         "iat": now,
         "exp": now + timedelta(seconds=settings.access_token_ttl_s),
         "typ": "access",
         "jti": secrets.token_hex(8),
+        "ep": epoch,
     }
+    if session_id is not None:
+        claims["sid"] = session_id
     return jwt.encode(claims, settings.secret_key, algorithm=JWT_ALGORITHM)
 
 
-def read_access_token(settings: Settings, token: str) -> str | None:
-    """The user id of a valid access token, else None."""
+def read_access_token(settings: Settings, token: str) -> AccessClaims | None:
+    """The claims of a valid access token, else None."""
     try:
         claims = jwt.decode(token, settings.secret_key, algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.PyJWTError:
@@ -60,7 +75,14 @@ def read_access_token(settings: Settings, token: str) -> str | None:
     subject = claims.get("sub")
     if claims.get("typ") != "access" or not isinstance(subject, str) or not USER_ID.fullmatch(subject):
         return None
-    return subject
+    # Tokens from before epochs existed carry none: they belong to epoch 0.
+    epoch = claims.get("ep", 0)
+    session_id = claims.get("sid")
+    if type(epoch) is not int or not (
+        session_id is None or (isinstance(session_id, str) and USER_ID.fullmatch(session_id))
+    ):
+        return None
+    return AccessClaims(subject, epoch, session_id)
 
 
 def new_refresh_token() -> tuple[str, str]:
@@ -71,3 +93,10 @@ def new_refresh_token() -> tuple[str, str]:
 
 def hash_refresh_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_account_token() -> tuple[str, str]:
+    """A single-use token for a mailed link (email verification, password reset): (the token
+    for the link, the hash that is stored). 32 random bytes, so SHA-256 is enough."""
+    token = secrets.token_urlsafe(32)
+    return token, hash_refresh_token(token)

@@ -27,7 +27,8 @@ from server.users.security import (
 from server.users.timezones import effective_timezone, local_time_on
 
 DELETED_DISPLAY_NAME = "Deleted user"
-LOGIN_ACCOUNT = select(col(User.id), col(User.password_hash)).where(
+USER_AGENT_MAX = 200
+LOGIN_ACCOUNT = select(col(User.id), col(User.password_hash), col(User.session_epoch)).where(
     col(User.handle) == bindparam("login_handle"), col(User.deleted_at).is_(None)
 )
 
@@ -41,26 +42,40 @@ def to_public(user: User, now: datetime) -> UserPublic:
         timezone=effective_timezone(user, now),
         allow_steal=user.allow_steal,
         language=user.language,
+        email=user.email,
+        email_verified=user.email is not None and user.verified_email == user.email.lower(),
         created_at=user.created_at,
         pending_timezone=pending,
         pending_timezone_at=user.pending_timezone_at if pending else None,
     )
 
 
-async def _issue_tokens(session: AsyncSession, settings: Settings, user_id: str) -> Tokens:
+def user_agent_of(header: str | None) -> str | None:
+    """The User-Agent as a session shows it: printable, and short."""
+    if not header:
+        return None
+    printable = "".join(ch for ch in header if ch.isprintable())
+    return printable[:USER_AGENT_MAX] or None
+
+
+async def _issue_tokens(
+    session: AsyncSession, settings: Settings, user_id: str, epoch: int, user_agent: str | None
+) -> Tokens:
+    """A new session (a refresh token) and an access token tied to it and to the user's epoch."""
     wall_now = datetime.now(UTC)
     token, token_hash = new_refresh_token()
-    session.add(
-        RefreshToken(
-            user_id=user_id,
-            token_hash=token_hash,
-            expires_at=wall_now + timedelta(seconds=settings.refresh_token_ttl_s),
-            created_at=wall_now,
-        )
+    refresh_token = RefreshToken(
+        user_id=user_id,
+        token_hash=token_hash,
+        expires_at=wall_now + timedelta(seconds=settings.refresh_token_ttl_s),
+        created_at=wall_now,
+        last_used_at=wall_now,
+        user_agent=user_agent_of(user_agent),
     )
+    session.add(refresh_token)
     await session.flush()
     return Tokens(
-        access_token=issue_access_token(settings, user_id),
+        access_token=issue_access_token(settings, user_id, epoch, refresh_token.id),
         refresh_token=token,
         expires_in=settings.access_token_ttl_s,
     )
@@ -73,6 +88,7 @@ async def register(
     data: RegisterRequest,
     now: datetime,
     accept_language: str | None = None,
+    user_agent: str | None = None,
 ) -> tuple[User, Tokens]:
     taken = (await session.execute(select(col(User.id)).where(col(User.handle) == data.handle))).first()
     if taken:
@@ -84,12 +100,13 @@ async def register(
         password_hash=password_hash,
         timezone=data.timezone,
         language=data.language or negotiate(accept_language),
+        email=data.email,
         created_at=now,
     )
     session.add(user)
     await session.flush()
     await ledger.open_balance(session, user.id)
-    return user, await _issue_tokens(session, settings, user.id)
+    return user, await _issue_tokens(session, settings, user.id, user.session_epoch, user_agent)
 
 
 async def login(
@@ -101,6 +118,7 @@ async def login(
     handle: str,
     password: str,
     address: str,
+    user_agent: str | None = None,
 ) -> Tokens:
     """SPEC 2: an unknown handle and a wrong password get the same answer after the same work.
 
@@ -117,12 +135,21 @@ async def login(
     if account is None or not verified:
         raise Unauthorized("Unknown handle or wrong password.", problem="invalid-credentials")
     await throttle.give_back(reservation)
-    return await _issue_tokens(session, settings, account.id)
+    return await _issue_tokens(session, settings, account.id, account.session_epoch, user_agent)
 
 
-async def refresh(session: AsyncSession, settings: Settings, token: str) -> Tokens:
+async def refresh(session: AsyncSession, settings: Settings, token: str, user_agent: str | None = None) -> Tokens:
+    """Rotate in place: the session keeps its id, its token is replaced (the old one stops working)."""
     wall_now = datetime.now(UTC)
-    user_id = (
+    new_token, new_hash = new_refresh_token()
+    values: dict[str, object] = {
+        "token_hash": new_hash,
+        "last_used_at": wall_now,
+        "expires_at": wall_now + timedelta(seconds=settings.refresh_token_ttl_s),
+    }
+    if agent := user_agent_of(user_agent):
+        values["user_agent"] = agent
+    rotated = (
         await session.execute(
             update(RefreshToken)
             .where(
@@ -130,18 +157,24 @@ async def refresh(session: AsyncSession, settings: Settings, token: str) -> Toke
                 col(RefreshToken.revoked_at).is_(None),
                 col(RefreshToken.expires_at) > wall_now,
             )
-            .values(revoked_at=wall_now)
-            .returning(col(RefreshToken.user_id))
+            .values(**values)
+            .returning(col(RefreshToken.id), col(RefreshToken.user_id))
+        )
+    ).first()
+    if rotated is None:
+        raise Unauthorized("The refresh token is not valid.", problem="invalid-refresh-token")
+    epoch = (
+        await session.execute(
+            select(col(User.session_epoch)).where(col(User.id) == rotated.user_id, col(User.deleted_at).is_(None))
         )
     ).scalar()
-    if user_id is None:
+    if epoch is None:
         raise Unauthorized("The refresh token is not valid.", problem="invalid-refresh-token")
-    alive = (
-        await session.execute(select(col(User.id)).where(col(User.id) == user_id, col(User.deleted_at).is_(None)))
-    ).first()
-    if not alive:
-        raise Unauthorized("The refresh token is not valid.", problem="invalid-refresh-token")
-    return await _issue_tokens(session, settings, user_id)
+    return Tokens(
+        access_token=issue_access_token(settings, rotated.user_id, epoch, rotated.id),
+        refresh_token=new_token,
+        expires_in=settings.access_token_ttl_s,
+    )
 
 
 async def logout(session: AsyncSession, token: str) -> None:
@@ -186,18 +219,33 @@ def _schedule_timezone_change(settings: Settings, user: User, timezone: str, now
     user.timezone_changed_at = now
 
 
+async def end_all_sessions(session: AsyncSession, user_id: str) -> None:
+    """SPEC 11.1: every refresh token revoked, and the epoch moved on so that access tokens
+    issued before stop working at once (server/auth.py compares it on the row it loads anyway)."""
+    await session.execute(
+        update(User)
+        .where(col(User.id) == user_id)
+        .values(session_epoch=col(User.session_epoch) + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    await session.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
 async def delete_me(session: AsyncSession, user: User, now: datetime) -> None:
-    """Anonymise: the handle is freed and credentials revoked; ledger rows and certificates stay.
-    The caller also has the social domain forget the user's friendships, in the same transaction."""
+    """Anonymise: the handle and the email address are freed and every session ended; ledger rows
+    and certificates stay. The caller also has the social domain forget the user's friendships,
+    in the same transaction."""
     user.handle = None
     user.display_name = DELETED_DISPLAY_NAME
     user.password_hash = None
     user.allow_steal = False
+    user.email = None
+    user.verified_email = None
     user.deleted_at = now
     session.add(user)
-    await session.execute(
-        update(RefreshToken)
-        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
-        .values(revoked_at=datetime.now(UTC))
-    )
     await session.flush()
+    await end_all_sessions(session, user.id)

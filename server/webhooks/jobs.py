@@ -27,6 +27,7 @@ from server.partners.models import Partner
 from server.planting.models import Ngo
 from server.settings import Settings
 from server.webhooks.models import WebhookDelivery
+from server.webhooks.schedule import next_attempt_at
 
 LEASE = timedelta(minutes=5)
 CHUNK = 200
@@ -141,7 +142,6 @@ async def _record(
     counts: dict[str, int],
 ) -> None:
     """Delivered, retried at first attempt + 1 min, 5 min, ... 15 h, or failed after the last."""
-    retry_after = settings.webhook_retry_after_s
     async with database.transaction() as session:
         for row, error in outcomes:
             first = row.first_attempt_at or now
@@ -150,13 +150,11 @@ async def _record(
             if error is None:
                 values.update(status="delivered", delivered_at=now)
                 counts["delivered"] += 1
-            elif attempts > len(retry_after):
+            elif (retry_at := next_attempt_at(settings, first, attempts, now)) is None:
                 values.update(status="failed")
                 counts["failed"] += 1
             else:
-                # Never before this run's end, so one run makes at most one attempt per event.
-                retry_at = first + timedelta(seconds=retry_after[attempts - 1])
-                values.update(next_attempt_at=max(retry_at, now + timedelta(seconds=1)))
+                values.update(next_attempt_at=retry_at)
                 counts["retrying"] += 1
             await session.execute(
                 update(WebhookDelivery)

@@ -107,6 +107,11 @@ def _refuses_an_opaque_cursor(response: Response, case: schemathesis.Case) -> bo
     return bool(case.query and case.query.get("cursor")) and _problem(response).get("type", "").endswith(":bad-cursor")
 
 
+def _refuses_an_unknown_link_token(response: Response, case: schemathesis.Case) -> bool:
+    """A mailed link's token is opaque too: only one the server issued, unspent, is a token."""
+    return _problem(response).get("type", "").endswith(":invalid-token")
+
+
 def _lists_a_species_twice(response: Response, case: schemathesis.Case) -> bool:
     """`uniqueItems` refuses the same item twice; a project's species are unique by species_id."""
     species = case.body.get("species") if isinstance(case.body, dict) else None
@@ -117,7 +122,12 @@ def _lists_a_species_twice(response: Response, case: schemathesis.Case) -> bool:
 
 
 # Refusals of a schema-valid request that are right, and that no JSON Schema keyword can announce.
-EXPRESSIBLE_NOWHERE = (_refuses_a_whole_float, _refuses_an_opaque_cursor, _lists_a_species_twice)
+EXPRESSIBLE_NOWHERE = (
+    _refuses_a_whole_float,
+    _refuses_an_opaque_cursor,
+    _refuses_an_unknown_link_token,
+    _lists_a_species_twice,
+)
 
 
 def positive_data_acceptance(ctx: CheckContext, response: Response, case: schemathesis.Case) -> bool | None:

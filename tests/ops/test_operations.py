@@ -84,4 +84,6 @@ def test_production_refuses_development_secrets() -> None:
     complete = {"secret_key": "s" * 40, "operator_token": "o" * 30, "encryption_key": Fernet.generate_key().decode()}
     with pytest.raises(ValidationError):  # no certificate signing key
         Settings(env="production", **complete)
-    Settings(env="production", signing_key="A" * 43, **complete)
+    with pytest.raises(ValidationError):  # no SMTP server: mail, links included, would go to the log
+        Settings(env="production", signing_key="A" * 43, **complete)
+    Settings(env="production", signing_key="A" * 43, smtp_url="smtps://mail.example.org", **complete)

@@ -1,0 +1,2 @@
+"""Account recovery and sessions (SPEC 11.1): email verification, password reset and change,
+the list of sessions, and ending them."""
