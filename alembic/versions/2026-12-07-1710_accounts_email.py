@@ -1,9 +1,9 @@
 """accounts: email addresses, session epochs and sessions, mailed links' tokens, the mail outbox
 (SPEC 11.1)
 
-Revision ID: 0011_accounts_email
-Revises: 0010_user_language
-Create Date: 2026-12-07 17:00:00+00:00
+Revision ID: 0013_accounts_email
+Revises: 0012_notify_outbox
+Create Date: 2026-12-07 17:10:00+00:00
 """
 
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0011_accounts_email"
-down_revision: str | None = "0010_user_language"
+revision: str = "0013_accounts_email"
+down_revision: str | None = "0012_notify_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
