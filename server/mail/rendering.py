@@ -48,7 +48,8 @@ def _environment(language: Language) -> Environment:
 
 def render(kind: str, language: Language, context: dict[str, Any]) -> Rendered:
     environment = _environment(language)
-    subject = gettext(language, SUBJECTS[kind])
+    # A notification mail's subject is its title, already in the recipient's language.
+    subject = gettext(language, SUBJECTS[kind]) if kind in SUBJECTS else str(context["title"])
     values = {**context, "subject": subject, "language": language}
     return Rendered(
         subject=subject,

@@ -30,6 +30,7 @@ from server.clock import Clock
 from server.db import Database, new_id, table_of
 from server.errors import Unprocessable
 from server.i18n import language_or_default
+from server.mail import service as mail
 from server.notifications import digests
 from server.notifications.messages import compose
 from server.notifications.models import Device, Notification, NotificationSettings, PushDelivery
@@ -39,6 +40,9 @@ from server.users.timezones import local_time_on, user_zone
 from server.webhooks.urls import check_webhook_url
 
 logger = logging.getLogger("canopy.notifications")
+
+EMAILED_EVENTS = frozenset({"tree.planted"})
+"""The events that may also be mailed (SPEC 11.2: email is only for a tree planted for real)."""
 
 LEASE = timedelta(minutes=5)
 CHUNK = 200
@@ -114,7 +118,9 @@ async def _release_chunk(
     for row in rows:
         user, choice = users[row.user_id], choices.get(row.user_id)
         disabled = set(choice.disabled_events.split()) if choice else set()
-        if user.deleted_at is not None or (choice and not choice.push) or row.type in disabled:
+        wants_push = choice is None or choice.push
+        wants_email = row.type in EMAILED_EVENTS and (choice is None or choice.email) and bool(user.verified_email)
+        if user.deleted_at is not None or row.type in disabled or not (wants_push or wants_email):
             row.status, row.released_at = "skipped", now
             counts["skipped"] += 1
             continue
@@ -138,6 +144,19 @@ async def _release_chunk(
         )
         row.status, row.released_at = "sent", now
         counts["released"] += 1
+        if wants_email and user.verified_email:
+            await mail.enqueue(
+                session,
+                settings,
+                to=user.verified_email,
+                kind="notification",
+                language=user.language,
+                context={"display_name": user.display_name, "title": title, "body": body, "link": values.get("url")},
+                now=now,
+            )
+            counts["mailed"] += 1
+        if not wants_push:
+            continue
         if not settings.push_relay_url:
             logger.info("push (no relay configured) to %s: %s", row.user_id, payload)
         for device_id in devices.get(row.user_id, []) if settings.push_relay_url else []:
@@ -288,6 +307,7 @@ async def send_notifications(database: Database, clock: Clock, settings: Setting
     counts: dict[str, Any] = {
         "job": "send-notifications",
         "digests": 0,
+        "mailed": 0,
         "expiring": 0,
         "theft_summaries": 0,
         "released": 0,

@@ -176,3 +176,9 @@ async def remove_device(session: AsyncSession, user_id: str, device_id: str) -> 
     removed = await session.execute(delete(Device).where(col(Device.id) == device_id, col(Device.user_id) == user_id))
     if rowcount(removed) != 1:
         raise NotFound("No such device.", problem="device-not-found")
+
+
+async def forget_user(session: AsyncSession, user_id: str) -> None:
+    """A deleted account keeps no way to reach its phones: its devices and choices go."""
+    await session.execute(delete(Device).where(col(Device.user_id) == user_id))
+    await session.execute(delete(NotificationSettings).where(col(NotificationSettings.user_id) == user_id))

@@ -14,6 +14,7 @@ from server.accounts import service as accounts
 from server.auth import UserController
 from server.db import Database
 from server.errors import problems
+from server.notifications import service as notifications
 from server.settings import Settings
 from server.social import friends as social
 from server.throttle import Throttle, client_address
@@ -128,3 +129,4 @@ class MeController(UserController):
     ) -> None:
         await service.delete_me(db_session, current_user, now)
         await social.forget_user(db_session, current_user.id, now)
+        await notifications.forget_user(db_session, current_user.id)

@@ -138,3 +138,12 @@ async def test_bad_devices_are_refused(api: Api, body: dict) -> None:
     user = await api.register()
     assert (await user.post("/v1/me/devices", json=body)).status_code in (400, 422)
     assert (await user.get("/v1/me/devices")).json()["items"] == []
+
+
+async def test_deleting_the_account_forgets_its_devices(api: Api) -> None:
+    user = await api.register()
+    assert (await user.post("/v1/me/devices", json={"platform": "ios", "token": "apns-gone"})).status_code == 201
+    assert (await user.delete("/v1/me")).status_code == 204
+    again = await api.register()
+    response = await again.post("/v1/me/devices", json={"platform": "ios", "token": "apns-gone"})
+    assert response.status_code == 201, response.text  # a new device: the old row went with the account
