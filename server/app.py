@@ -50,7 +50,7 @@ from server.social.controllers import FriendsController, PlayController
 from server.stats.controllers import StatsController
 from server.throttle import Throttle, counter_store
 from server.trees.controllers import TreeController
-from server.users.controllers import AuthController, MeController
+from server.users.controllers import AdminUserController, AuthController, MeController
 from server.users.security import Passwords
 from server.validation import StrictJSONRequest
 from server.web.accounts import ResetPasswordPageController, VerifyEmailPageController
@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         RecoveryController,
         LogoutAllController,
         MeController,
+        AdminUserController,
         MyAccountController,
         CatalogController,
         EnergyController,

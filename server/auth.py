@@ -26,7 +26,7 @@ from server.errors import Forbidden, Unauthorized
 from server.i18n import Language, language_or_default, negotiate
 from server.throttle import client_address
 from server.users.models import User
-from server.users.security import read_access_token
+from server.users.security import account_suspended, read_access_token
 
 SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
     "user": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT", description="A user's access token"),
@@ -72,6 +72,8 @@ async def provide_current_user(
         raise _missing_credential()
     user = (await db_session.execute(LIVE_USER, {"signed_in_id": claims.user_id})).scalar_one_or_none()
     # Issued before the user's sessions were last ended (reset, password change, logout-all).
+    if user is not None and user.suspended_at is not None:
+        raise account_suspended()
     if user is None or claims.epoch != user.session_epoch:
         raise _missing_credential()
     return user

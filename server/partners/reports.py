@@ -334,6 +334,8 @@ async def _resolve_user(session: AsyncSession, ctx: ReportContext, data: ReportR
         if link[1] is not None:
             raise Unprocessable("The user has unlinked this partner.", problem="user-ref-unlinked")
         user = link[0]
+    if user.suspended_at is not None:
+        raise Unprocessable("This user's account is suspended.", problem="user-suspended")
 
     if data.occurred_at > now + timedelta(seconds=settings.report_max_future_s):
         raise Unprocessable("occurred_at is in the future.", problem="occurred-at-future")

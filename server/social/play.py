@@ -19,7 +19,7 @@ from sqlmodel import col
 from server.catalog.models import Project, Species
 from server.db import dialect_insert, new_id
 from server.energy.balls import ball_state, forest_balls
-from server.errors import Conflict, NotFound
+from server.errors import Conflict, NotFound, Unprocessable
 from server.feed.models import FeedType
 from server.feed.service import add_feed_item
 from server.i18n import Language
@@ -105,6 +105,8 @@ def _state_conflict(state: str) -> Conflict:
 
 
 def _check_owner(owner: User, now: datetime) -> None:
+    if owner.suspended_at is not None:
+        raise Unprocessable("This friend's account is suspended.", problem="user-suspended")
     if not owner.allow_steal:
         raise Conflict("This friend does not allow stealing.", problem="opted-out")
     if is_shielded(owner, now):
@@ -182,6 +184,7 @@ async def _take_from_ball(
         .where(
             col(User.id) == owner_id,
             col(User.allow_steal).is_(True),
+            col(User.suspended_at).is_(None),
             or_(col(User.shield_until).is_(None), col(User.shield_until) <= now),
         )
         .exists()
@@ -301,7 +304,7 @@ async def friend_forest(
         ).scalars()
     )
     steals_left = settings.steals_per_day - await _used_today(session, viewer.id, STEAL, "", local_day(viewer, now))
-    owner_open = owner.allow_steal and not is_shielded(owner, now)
+    owner_open = owner.allow_steal and owner.suspended_at is None and not is_shielded(owner, now)
     window = timedelta(hours=settings.help_collect_window_h)
     items = []
     for ball in balls:

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromHeader, HeaderParameter, JSONBody
+from litestar.params import FromHeader, FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.accounts import service as accounts
-from server.auth import UserController
+from server.auth import OperatorController, UserController
 from server.db import Database
 from server.errors import problems
 from server.notifications import service as notifications
@@ -21,15 +21,18 @@ from server.throttle import Throttle, client_address
 from server.users import service
 from server.users.models import User
 from server.users.schemas import (
+    AdminUserPublic,
     LoginRequest,
     RefreshRequest,
     Registered,
     RegisterRequest,
+    SuspendRequest,
     Tokens,
     UpdateMeRequest,
     UserPublic,
 )
 from server.users.security import Passwords
+from server.validation import ResourceId
 
 AcceptLanguage = Annotated[
     str | None, HeaderParameter(name="Accept-Language", description="A new account's language if the body names none")
@@ -130,3 +133,32 @@ class MeController(UserController):
         await service.delete_me(db_session, current_user, now)
         await social.forget_user(db_session, current_user.id, now)
         await notifications.forget_user(db_session, current_user.id)
+
+
+HandleQuery = Annotated[str, QueryParameter(min_length=1, max_length=64, description="A user's handle")]
+
+
+class AdminUserController(OperatorController):
+    """Find a user by handle; suspend with a reason and unsuspend (SPEC 12.4)."""
+
+    path = "/admin/users"
+
+    @get("/", responses=problems(404))
+    async def find(self, db_session: NamedDependency[AsyncSession], handle: FromQuery[HandleQuery]) -> AdminUserPublic:
+        return service.to_admin(await service.find_by_handle(db_session, handle))
+
+    @post("/{user_id:str}/suspend", status_code=200, responses=problems(404))
+    async def suspend(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        user_id: FromPath[ResourceId],
+        data: JSONBody[SuspendRequest],
+    ) -> AdminUserPublic:
+        return service.to_admin(await service.set_suspension(db_session, user_id, data.reason, now))
+
+    @post("/{user_id:str}/unsuspend", status_code=200, responses=problems(404))
+    async def unsuspend(
+        self, db_session: NamedDependency[AsyncSession], now: NamedDependency[datetime], user_id: FromPath[ResourceId]
+    ) -> AdminUserPublic:
+        return service.to_admin(await service.set_suspension(db_session, user_id, None, now))

@@ -38,6 +38,9 @@ class User(SQLModel, table=True):
     shield_until: datetime | None = None
     created_at: datetime
     deleted_at: datetime | None = None
+    # Set by an operator (SPEC 12.4): sessions end, credentials get 403, balls can't be stolen.
+    suspended_at: datetime | None = None
+    suspension_reason: str | None = Field(default=None, max_length=500)
 
 
 class RefreshToken(SQLModel, table=True):

@@ -119,3 +119,19 @@ class Tokens(SQLModel):
 
 class Registered(Tokens):
     user: UserPublic
+
+
+class SuspendRequest(RequestModel):
+    reason: Annotated[PrintableText, Field(min_length=1, max_length=500)]
+
+
+class AdminUserPublic(SQLModel):
+    """A user as an operator sees them (SPEC 12.4)."""
+
+    id: str
+    handle: str
+    display_name: str
+    created_at: datetime
+    suspended: bool
+    suspended_at: datetime | None = None
+    suspension_reason: str | None = None

@@ -15,6 +15,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from server.errors import Forbidden
 from server.settings import Settings
 
 JWT_ALGORITHM = "HS256"
@@ -100,3 +101,8 @@ def new_account_token() -> tuple[str, str]:
     for the link, the hash that is stored). 32 random bytes, so SHA-256 is enough."""
     token = secrets.token_urlsafe(32)
     return token, hash_refresh_token(token)
+
+
+def account_suspended() -> Forbidden:
+    """SPEC 12.4: a suspended user's credentials, sign-in included, get 403."""
+    return Forbidden("This account is suspended.", problem="account-suspended")

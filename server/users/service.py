@@ -11,15 +11,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.db import Database, session_scope
-from server.errors import Conflict, Unauthorized
+from server.errors import Conflict, NotFound, Unauthorized
 from server.i18n import negotiate
 from server.ledger import service as ledger
 from server.settings import Settings
 from server.throttle import Throttle
 from server.users.models import RefreshToken, User
-from server.users.schemas import RegisterRequest, Tokens, UpdateMeRequest, UserPublic
+from server.users.schemas import AdminUserPublic, RegisterRequest, Tokens, UpdateMeRequest, UserPublic
 from server.users.security import (
     Passwords,
+    account_suspended,
     hash_refresh_token,
     issue_access_token,
     new_refresh_token,
@@ -28,7 +29,7 @@ from server.users.timezones import effective_timezone, local_time_on
 
 DELETED_DISPLAY_NAME = "Deleted user"
 USER_AGENT_MAX = 200
-LOGIN_ACCOUNT = select(col(User.id), col(User.password_hash), col(User.session_epoch)).where(
+LOGIN_ACCOUNT = select(col(User.id), col(User.password_hash), col(User.session_epoch), col(User.suspended_at)).where(
     col(User.handle) == bindparam("login_handle"), col(User.deleted_at).is_(None)
 )
 
@@ -135,6 +136,8 @@ async def login(
     if account is None or not verified:
         raise Unauthorized("Unknown handle or wrong password.", problem="invalid-credentials")
     await throttle.give_back(reservation)
+    if account.suspended_at is not None:  # told only to whoever knows the password
+        raise account_suspended()
     return await _issue_tokens(session, settings, account.id, account.session_epoch, user_agent)
 
 
@@ -249,3 +252,42 @@ async def delete_me(session: AsyncSession, user: User, now: datetime) -> None:
     session.add(user)
     await session.flush()
     await end_all_sessions(session, user.id)
+
+
+async def find_by_handle(session: AsyncSession, handle: str) -> User:
+    """An operator's lookup (SPEC 12.4); deleted accounts have no handle."""
+    user = (await session.execute(select(User).where(col(User.handle) == handle.lower()))).scalar_one_or_none()
+    if user is None:
+        raise NotFound("No user has that handle.", problem="user-not-found")
+    return user
+
+
+async def set_suspension(session: AsyncSession, user_id: str, reason: str | None, now: datetime) -> User:
+    """Suspend (with a reason) or, with None, unsuspend. Suspending ends every session; doing
+    either twice changes nothing more (a retry is safe)."""
+    user = await session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotFound("No such user.", problem="user-not-found")
+    if reason is not None and user.suspended_at is None:
+        user.suspended_at, user.suspension_reason = now, reason
+        session.add(user)
+        await session.flush()
+        await end_all_sessions(session, user.id)
+    elif reason is None and user.suspended_at is not None:
+        user.suspended_at, user.suspension_reason = None, None
+        session.add(user)
+        await session.flush()
+    await session.refresh(user)
+    return user
+
+
+def to_admin(user: User) -> AdminUserPublic:
+    return AdminUserPublic(
+        id=user.id,
+        handle=user.handle or "",
+        display_name=user.display_name,
+        created_at=user.created_at,
+        suspended=user.suspended_at is not None,
+        suspended_at=user.suspended_at,
+        suspension_reason=user.suspension_reason,
+    )
