@@ -24,7 +24,7 @@ from server.db import Database
 from server.mail.models import Email
 from server.mail.smtp import SmtpServer, build_message, send
 from server.settings import Settings
-from server.webhooks.schedule import next_attempt_at
+from server.webhooks.schedule import attempt_outcome
 
 logger = logging.getLogger("canopy.mail")
 
@@ -100,18 +100,8 @@ async def _record(
 ) -> None:
     async with database.transaction() as session:
         for row, error in outcomes:
-            first = row.first_attempt_at or now
-            attempts = row.attempts + 1
-            values: dict[str, Any] = {"attempts": attempts, "first_attempt_at": first, "last_error": error}
-            if error is None:
-                values.update(status="sent", sent_at=now)
-                counts["sent"] += 1
-            elif (retry_at := next_attempt_at(settings, first, attempts, now)) is None:
-                values.update(status="failed")
-                counts["failed"] += 1
-            else:
-                values.update(next_attempt_at=retry_at)
-                counts["retrying"] += 1
+            outcome, values = attempt_outcome(settings, row.first_attempt_at, row.attempts, error, now, done="sent")
+            counts[outcome] += 1
             await session.execute(
                 update(Email)
                 .where(col(Email.id) == row.id)

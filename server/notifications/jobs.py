@@ -37,6 +37,7 @@ from server.notifications.models import Device, Notification, NotificationSettin
 from server.settings import Settings
 from server.users.models import User
 from server.users.timezones import local_time_on, user_zone
+from server.webhooks.schedule import attempt_outcome
 from server.webhooks.urls import check_webhook_url
 
 logger = logging.getLogger("canopy.notifications")
@@ -247,26 +248,21 @@ async def _record(
     now: datetime,
     counts: dict[str, Any],
 ) -> None:
-    retry_after = settings.webhook_retry_after_s
     async with database.transaction() as session:
         for row, error in outcomes:
             if error == 410:
                 await session.execute(delete(Device).where(col(Device.id) == row.device_id))  # its pushes go with it
                 counts["devices_removed"] += 1
                 continue
-            first = row.first_attempt_at or now
-            attempts = row.attempts + 1
-            values: dict[str, Any] = {"attempts": attempts, "first_attempt_at": first, "last_error": error}
-            if error is None:
-                values.update(status="delivered", delivered_at=now)
-                counts["delivered"] += 1
-            elif attempts > len(retry_after):
-                values.update(status="failed")
-                counts["failed"] += 1
-            else:
-                retry_at = first + timedelta(seconds=retry_after[attempts - 1])
-                values.update(next_attempt_at=max(retry_at, now + timedelta(seconds=1)))
-                counts["retrying"] += 1
+            outcome, values = attempt_outcome(
+                settings,
+                row.first_attempt_at,
+                row.attempts,
+                None if error is None else str(error),
+                now,
+                done="delivered",
+            )
+            counts[outcome] += 1
             await session.execute(
                 update(PushDelivery)
                 .where(col(PushDelivery.id) == row.id)

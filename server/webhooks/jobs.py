@@ -27,7 +27,7 @@ from server.partners.models import Partner
 from server.planting.models import Ngo
 from server.settings import Settings
 from server.webhooks.models import WebhookDelivery
-from server.webhooks.schedule import next_attempt_at
+from server.webhooks.schedule import attempt_outcome
 
 LEASE = timedelta(minutes=5)
 CHUNK = 200
@@ -144,18 +144,10 @@ async def _record(
     """Delivered, retried at first attempt + 1 min, 5 min, ... 15 h, or failed after the last."""
     async with database.transaction() as session:
         for row, error in outcomes:
-            first = row.first_attempt_at or now
-            attempts = row.attempts + 1
-            values: dict[str, Any] = {"attempts": attempts, "first_attempt_at": first, "last_error": error}
-            if error is None:
-                values.update(status="delivered", delivered_at=now)
-                counts["delivered"] += 1
-            elif (retry_at := next_attempt_at(settings, first, attempts, now)) is None:
-                values.update(status="failed")
-                counts["failed"] += 1
-            else:
-                values.update(next_attempt_at=retry_at)
-                counts["retrying"] += 1
+            outcome, values = attempt_outcome(
+                settings, row.first_attempt_at, row.attempts, error, now, done="delivered"
+            )
+            counts[outcome] += 1
             await session.execute(
                 update(WebhookDelivery)
                 .where(col(WebhookDelivery.id) == row.id)
