@@ -7,20 +7,31 @@ every other handle gets one and the same 404 page.
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
+import itertools
 import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import zxingcpp
 from PIL import Image
+from playwright.sync_api import Browser
 
 from server.certificates import signing
+from server.settings import Settings
 from tests.api import Api, User
 from tests.certificates.test_certificates import planted_through_the_ngo_api
 from tests.partners.helpers import make_partner, report_body
+from tests.processes import free_port, running_servers
+from tests.web import test_browser
+from tests.web.test_browser import ACCEPT_LANGUAGE, SCREENSHOTS, WIDTHS, serious_violations
 from tests.web.test_pages import CHINESE, assert_page
 
 pytestmark = pytest.mark.settings(order_min_trees=1)
@@ -249,3 +260,92 @@ async def test_patch_me_public_profile_takes_only_a_boolean(api: Api) -> None:
     await make_public(user)
     response = await user.patch("/v1/me", json={"display_name": "Renamed"})
     assert response.json()["public_profile"] is True  # other changes keep it
+
+
+# --- in a browser: from the QR code on the printed certificate to its page ----------------------
+
+
+@pytest.fixture
+def base(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """A real server whose public base URL is its own address, so the QR code points at it."""
+    port = free_port()
+    public_base_url = f"http://127.0.0.1:{port}"
+    with running_servers(settings, tmp_path, port=port, public_base_url=public_base_url) as (base,):
+        assert base == public_base_url
+        yield base
+
+
+chromium = test_browser.browser
+"""test_browser's Chromium, started over this module's `base` (pytest finds a fixture by this name)."""
+
+
+@pytest.fixture
+def planted(settings: Settings, base: str) -> tuple[str, str]:
+    """A tree planted end to end through the real server's API (before the browser's event loop
+    starts); its owner's profile made public, its species given a Chinese name. Returns the
+    certificate number and the owner's handle."""
+
+    async def plant() -> tuple[str, str]:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            api = Api(client, settings)
+            number, user, _ = await planted_through_the_ngo_api(api, "Ada Lovelace")
+            await make_public(user)
+            species = (await client.get("/v1/admin/species", headers=api.operator)).json()["items"]
+            oak = next(s for s in species if s["common_name"] == "Cheap grove oak")
+            response = await client.patch(
+                f"/v1/admin/species/{oak['id']}", json={"common_names": {"zh-Hans": "栎树"}}, headers=api.operator
+            )
+            assert response.status_code == 200, response.text
+            return number, user.handle
+
+    return asyncio.run(plant())
+
+
+@pytest.mark.browser
+def test_the_qr_code_opens_a_page_that_says_the_signature_verifies(
+    planted: tuple[str, str], chromium: Browser, base: str
+) -> None:
+    number, handle = planted
+    png = httpx.get(f"{base}/v1/certificates/{number}/image.png", timeout=30).content
+    [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    assert code.text == f"{base}/c/{number}"
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    pages = {"certificate": code.text, "profile": f"{base}/u/{handle}"}
+    for language, accept_language in ACCEPT_LANGUAGE.items():
+        for width in WIDTHS:
+            context = chromium.new_context(
+                viewport={"width": width, "height": 800}, extra_http_headers={"Accept-Language": accept_language}
+            )
+            page = context.new_page()
+            for name, url in pages.items():
+                response = page.goto(url)
+                assert response is not None and response.status == 200, url
+                assert page.locator("html").get_attribute("lang") == language
+                images = page.locator("main img")
+                for index in range(images.count()):  # the photo and the forest loaded (the CSP allows them)
+                    assert images.nth(index).evaluate("image => image.complete && image.naturalWidth > 0"), url
+                if name == "certificate":
+                    verdict = page.locator(".verdict-title").inner_text()
+                    assert verdict.endswith("The signature verifies" if language == "en" else "签名验证通过")
+                    page.locator("details summary").click()  # the Python recipe, opened for axe too
+                    recipe = page.locator("pre").inner_text()
+                page.screenshot(path=SCREENSHOTS / f"{name}-{language}-{width}.png", full_page=True)
+                assert serious_violations(page) == [], (name, language, width)
+                assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, language, width)
+                headings = page.locator("h1, h2, h3").evaluate_all("hs => hs.map(h => Number(h.tagName[1]))")
+                assert headings[0] == 1 and all(b - a <= 1 for a, b in itertools.pairwise(headings))
+            context.close()
+    # The page's own recipe for checking the certificate independently works as printed.
+    checked = subprocess.run([sys.executable, "-c", recipe], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and checked.stdout.strip() == "valid", checked.stderr
+
+
+async def test_names_are_shown_as_text_never_as_markup(api: Api) -> None:
+    name = '<script>alert("x")</script> & Co'
+    number, user, _ = await planted_through_the_ngo_api(api, name)
+    await make_public(user)
+    for path in (f"/c/{number}", f"/u/{user.handle}"):
+        for headers in ({}, CHINESE):
+            page = (await api.client.get(path, headers=headers)).text
+            assert "<script>" not in page and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co" in page, path
