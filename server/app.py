@@ -57,6 +57,8 @@ from server.web.accounts import ResetPasswordPageController, VerifyEmailPageCont
 from server.web.controllers import HomeController, LanguageController, StaticController
 from server.web.errors import with_error_pages
 from server.web.pages import template_config
+from server.web.session import SignInRequired
+from server.web.signin import AccountController, SignInController, SignOutController, sign_in_redirect
 from server.webhooks.controllers import AdminWebhookController
 
 VERSION = "0.1.0"
@@ -173,6 +175,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ResetPasswordPageController,
             LanguageController,
             StaticController,
+            SignInController,
+            SignOutController,
+            AccountController,
         ],
         template_config=template_config(),
         dependencies={
@@ -182,7 +187,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         before_send=[announce_language],
         response_cache_config=ResponseCacheConfig(key_builder=language_cache_key),
-        exception_handlers=with_error_pages(EXCEPTION_HANDLERS),
+        exception_handlers={**with_error_pages(EXCEPTION_HANDLERS), SignInRequired: sign_in_redirect},
         request_class=StrictJSONRequest,
         plugins=[RequestModelSchemaPlugin()],
         middleware=[
