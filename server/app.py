@@ -17,7 +17,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import Scope
 
 from server.accounts.controllers import LogoutAllController, MyAccountController, RecoveryController
-from server.auth import SECURITY_SCHEMES
+from server.auth import SECURITY_SCHEMES, operator_guard
 from server.catalog.controllers import (
     AdminActionController,
     AdminProjectController,
@@ -65,8 +65,11 @@ VERSION = "0.1.0"
 
 
 class MetricsController(PrometheusController):
+    """Prometheus scrapes with the operator token: request counts by route are not public (SPEC 14)."""
+
     path = "/metrics"
     include_in_schema = False
+    guards = [operator_guard]
 
 
 def _allow_every_method(app: Litestar) -> None:
