@@ -17,7 +17,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import Scope
 
 from server.accounts.controllers import LogoutAllController, MyAccountController, RecoveryController
-from server.auth import SECURITY_SCHEMES
+from server.auth import SECURITY_SCHEMES, operator_guard
 from server.catalog.controllers import (
     AdminActionController,
     AdminProjectController,
@@ -58,14 +58,19 @@ from server.web.controllers import HomeController, LanguageController, StaticCon
 from server.web.errors import with_error_pages
 from server.web.pages import template_config
 from server.web.public import CertificatePageController, ProfilePageController
+from server.web.session import SignInRequired
+from server.web.signin import AccountController, SignInController, SignOutController, sign_in_redirect
 from server.webhooks.controllers import AdminWebhookController
 
 VERSION = "0.1.0"
 
 
 class MetricsController(PrometheusController):
+    """Prometheus scrapes with the operator token: request counts by route are not public (SPEC 14)."""
+
     path = "/metrics"
     include_in_schema = False
+    guards = [operator_guard]
 
 
 def _allow_every_method(app: Litestar) -> None:
@@ -176,6 +181,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ProfilePageController,
             LanguageController,
             StaticController,
+            SignInController,
+            SignOutController,
+            AccountController,
         ],
         template_config=template_config(),
         dependencies={
@@ -185,7 +193,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         before_send=[announce_language],
         response_cache_config=ResponseCacheConfig(key_builder=language_cache_key),
-        exception_handlers=with_error_pages(EXCEPTION_HANDLERS),
+        exception_handlers={**with_error_pages(EXCEPTION_HANDLERS), SignInRequired: sign_in_redirect},
         request_class=StrictJSONRequest,
         plugins=[RequestModelSchemaPlugin()],
         middleware=[

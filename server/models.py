@@ -9,6 +9,7 @@ from server.feed.models import FeedItem
 from server.idempotency import IdempotencyRecord
 from server.ledger.models import Balance, Ball, LedgerEntry, LedgerTransaction
 from server.mail.models import Email
+from server.members.models import Member, WebSession
 from server.notifications.models import Device, Notification, NotificationSettings, PushDelivery, TheftNote
 from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
 from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
@@ -37,6 +38,7 @@ __all__ = [
     "IdempotencyRecord",
     "LedgerEntry",
     "LedgerTransaction",
+    "Member",
     "Ngo",
     "NgoKey",
     "Notification",
@@ -62,5 +64,6 @@ __all__ = [
     "ThrottleCounter",
     "Tree",
     "User",
+    "WebSession",
     "WebhookDelivery",
 ]

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
     credential_fail_limit_per_address: int = 100
     credential_fail_window_s: int = 15 * 60
 
+    # portal sessions (SPEC 12.3): idle time, and the most a session lives however busy
+    web_session_idle_s: int = Field(12 * 3600, ge=60)
+    web_session_max_age_s: int = Field(7 * 24 * 3600, ge=60)
+
     # users (SPEC 1)
     timezone_change_min_days: int = 7
 

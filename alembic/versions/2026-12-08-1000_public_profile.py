@@ -1,7 +1,7 @@
 """public profile: a user may show a public page at /u/{handle} (SPEC 12.2)
 
 Revision ID: 0016_public_profile
-Revises: 0014_user_suspension
+Revises: 0015_members
 Create Date: 2026-12-08 10:00:00+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016_public_profile"
-down_revision: str | None = "0014_user_suspension"
+down_revision: str | None = "0015_members"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

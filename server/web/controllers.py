@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.i18n import LANGUAGES
 from server.settings import Settings
 from server.stats.service import public_stats, trees_planted_by_project
-from server.web.pages import LANGUAGE_COOKIE, page
+from server.web.pages import LANGUAGE_COOKIE, local_path, page
 from server.web.static import IMMUTABLE, STATIC_PATH, find_asset
 
 LANGUAGE_COOKIE_MAX_AGE_S = 365 * 24 * 3600
@@ -36,13 +36,6 @@ class HomeController(Controller):
         stats = await public_stats(db_session)
         projects = await trees_planted_by_project(db_session, active_only=True)
         return page(request, "home.html", {"stats": stats, "projects": projects, "today": now.date()})
-
-
-def local_path(target: str | None) -> str:
-    """`target` if it is a path on this site, else `/`: the switcher must not redirect elsewhere."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or any(c in target for c in "\r\n"):
-        return "/"
-    return target
 
 
 class LanguageController(Controller):

@@ -76,6 +76,13 @@ def page(
     )
 
 
+def local_path(target: str | None) -> str:
+    """`target` if it is a path on this site, else `/`: the switcher must not redirect elsewhere."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or any(c in target for c in "\r\n"):
+        return "/"
+    return target
+
+
 def _here(request: Request[Any, Any, Any]) -> str:
     """This page's path and query: where the language switcher comes back to."""
     query = request.url.query

@@ -7,11 +7,12 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.db import new_id
+from server.errors import NotFound
 from server.pagination import newest_first, page_of
 from server.webhooks.models import WebhookDelivery
 
@@ -50,12 +51,50 @@ async def enqueue(
     return event_id
 
 
+Receiver = tuple[TargetKind, str]
+"""An NGO's or a partner's own deliveries (their portal); None is every receiver's (the operator)."""
+
+
+def _of_receiver(query: Any, receiver: Receiver | None) -> Any:
+    if receiver is None:
+        return query
+    kind, target_id = receiver
+    return query.where(col(WebhookDelivery.target_kind) == kind, col(WebhookDelivery.target_id) == target_id)
+
+
 async def deliveries_page(
-    session: AsyncSession, status: str | None, cursor: str | None, limit: int
+    session: AsyncSession,
+    status: str | None,
+    cursor: str | None,
+    limit: int,
+    receiver: Receiver | None = None,
 ) -> tuple[list[WebhookDelivery], str | None]:
-    """Deliveries, newest first, optionally of one status, one page."""
-    query = select(WebhookDelivery)
+    """Deliveries, newest first, optionally of one status and one receiver, one page."""
+    query = _of_receiver(select(WebhookDelivery), receiver)
     if status is not None:
         query = query.where(col(WebhookDelivery.status) == status)
     rows = list((await session.execute(newest_first(query, col(WebhookDelivery.id), cursor, limit))).scalars())
     return page_of(rows, limit)
+
+
+async def send_again(
+    session: AsyncSession, delivery_id: str, now: datetime, receiver: Receiver | None = None
+) -> WebhookDelivery:
+    """Put a delivery back in the outbox with the whole retry schedule ahead of it (SPEC 12.4).
+
+    The event keeps its id and body, so a receiver that got it before dedupes it. A delivery
+    still pending is left as it is: asking twice is the same as asking once. Another receiver's
+    delivery is not found.
+    """
+    query = _of_receiver(select(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id), receiver)
+    delivery: WebhookDelivery | None = (await session.execute(query.with_for_update())).scalar_one_or_none()
+    if delivery is None:
+        raise NotFound("No such webhook delivery.", problem="not-found")
+    if delivery.status != "pending":
+        await session.execute(
+            update(WebhookDelivery)
+            .where(col(WebhookDelivery.id) == delivery_id)
+            .values(status="pending", attempts=0, first_attempt_at=None, next_attempt_at=now)
+        )
+        await session.refresh(delivery)
+    return delivery

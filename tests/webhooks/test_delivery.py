@@ -134,3 +134,28 @@ async def test_webhook_urls_must_be_public_https(settings) -> None:
         with pytest.raises(Unprocessable):
             check_webhook_url(url, allow_private=False)
     assert check_webhook_url("http://127.0.0.1:9/h", allow_private=True)
+
+
+@pytest.mark.settings(order_min_trees=1)
+async def test_an_operator_sends_a_failed_delivery_again(api: Api, receiver: Receiver) -> None:
+    """SPEC 12.4: the event goes back to the outbox with its id, and is delivered; asking again
+    while it is pending changes nothing; an unknown id is 404."""
+    await order_issued_event(api, receiver)
+    receiver.statuses = [500] * 7
+    await api.run_job("deliver-webhooks")
+    for offset in [60, 300, 1800, 7200, 21600, 54000]:
+        await api.advance(offset)
+        await api.run_job("deliver-webhooks")
+    failed = await api.client.get("/v1/admin/webhook-deliveries", params={"status": "failed"}, headers=api.operator)
+    [delivery] = failed.json()["items"]
+
+    retry = f"/v1/admin/webhook-deliveries/{delivery['id']}/retry"
+    for _ in range(2):
+        again = await api.client.post(retry, headers=api.operator)
+        assert again.status_code == 202, again.text
+        assert again.json()["status"] == "pending" and again.json()["attempts"] == 0
+    assert (await api.run_job("deliver-webhooks"))["delivered"] == 1
+    assert {r["headers"]["Canopy-Event-Id"] for r in receiver.received} == {delivery["id"]}
+
+    unknown = await api.client.post("/v1/admin/webhook-deliveries/no-such-id/retry", headers=api.operator)
+    assert unknown.status_code == 404 and unknown.headers["content-type"] == "application/problem+json"

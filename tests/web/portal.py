@@ -1,0 +1,88 @@
+"""A portal member's browser for the tests: signed in through `/login`, with its own cookie.
+
+Each `Portal` sends its session cookie itself, so several members can act in one test over the
+one in-process client.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+from server.clock import wall_clock
+from server.db import Database
+from server.members import service as members
+from server.members.models import MemberRole, OrgKind
+from server.users.security import Passwords
+from server.web.session import SESSION_COOKIE
+from tests.api import Api
+
+PASSWORD = "a long portal password"
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class Portal:
+    def __init__(self, api: Api, email: str, cookie: str, csrf_token: str) -> None:
+        self.api = api
+        self.email = email
+        self.cookie = cookie
+        self.csrf_token = csrf_token
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Cookie": f"{SESSION_COOKIE}={self.cookie}"}
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self.api.client.get(path, headers=self.headers, follow_redirects=False, **kwargs)
+
+    async def post_form(self, path: str, data: dict[str, str] | None = None, *, csrf: bool = True) -> httpx.Response:
+        """A form post as the browser sends it, with this session's CSRF token unless `csrf=False`."""
+        fields = {**({"csrf_token": self.csrf_token} if csrf else {}), **(data or {})}
+        headers = {**self.headers, "Content-Type": "application/x-www-form-urlencoded"}
+        return await self.api.client.post(path, content=urlencode(fields), headers=headers, follow_redirects=False)
+
+    async def post_files(
+        self, path: str, data: dict[str, str], files: list[tuple[str, tuple[str, bytes, str]]]
+    ) -> httpx.Response:
+        """A multipart form (uploads), with this session's CSRF token."""
+        fields = {"csrf_token": self.csrf_token, **data}
+        return await self.api.client.post(path, data=fields, files=files, headers=self.headers, follow_redirects=False)
+
+
+async def add_member(
+    api: Api, *, org_kind: OrgKind, org_id: str | None, role: MemberRole, email: str, password: str = PASSWORD
+) -> None:
+    """A member who has joined (chosen a name and a password)."""
+    database = Database(api.settings.database_url)
+    try:
+        async with database.transaction() as session:
+            member = await members.add_member(
+                session, email=email, org_kind=org_kind, org_id=org_id, role=role, now=wall_clock()
+            )
+            password_hash = Passwords(api.settings).hash(password)
+            await members.join(session, member, name=email.split("@")[0], password_hash=password_hash, now=wall_clock())
+    finally:
+        await database.dispose()
+
+
+async def sign_in(api: Api, email: str, password: str = PASSWORD) -> Portal:
+    response = await api.client.post("/login", data={"email": email, "password": password}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    cookie = response.cookies[SESSION_COOKIE]
+    api.client.cookies.clear()  # each Portal sends its own cookie
+    account = await api.client.get("/account", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"})
+    assert account.status_code == 200, account.text
+    found = CSRF.search(account.text)
+    assert found, account.text
+    return Portal(api, email, cookie, found.group(1))
+
+
+async def member_portal(
+    api: Api, *, org_kind: OrgKind, org_id: str | None = None, role: MemberRole = MemberRole.OWNER, email: str
+) -> Portal:
+    """A member of `org_kind` (`org_id` the NGO's or partner's id), signed in."""
+    await add_member(api, org_kind=org_kind, org_id=org_id, role=role, email=email)
+    return await sign_in(api, email)
