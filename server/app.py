@@ -57,6 +57,7 @@ from server.web.accounts import ResetPasswordPageController, VerifyEmailPageCont
 from server.web.controllers import HomeController, LanguageController, StaticController
 from server.web.errors import with_error_pages
 from server.web.pages import template_config
+from server.web.public import CertificatePageController, ProfilePageController
 from server.web.session import SignInRequired
 from server.web.signin import AccountController, SignInController, SignOutController, sign_in_redirect
 from server.webhooks.controllers import AdminWebhookController
@@ -176,6 +177,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HomeController,
             VerifyEmailPageController,
             ResetPasswordPageController,
+            CertificatePageController,
+            ProfilePageController,
             LanguageController,
             StaticController,
             SignInController,
