@@ -17,6 +17,7 @@ from litestar.di import Provide
 
 from server.clock import Clock
 from server.db import Database
+from server.members.sessions import SessionStore
 from server.memory import MemoryBudget
 from server.settings import Settings
 from server.throttle import Throttle
@@ -36,6 +37,7 @@ class AppServices:
     throttle: Throttle
     signing_key: Ed25519PrivateKey
     photo_memory: MemoryBudget
+    member_sessions: SessionStore
 
 
 def app_services(state: State) -> AppServices:
