@@ -44,7 +44,7 @@ def provisioning_uri(secret: str, email: str) -> str:
 
 def qr_svg(uri: str) -> str:
     """The QR code of `uri` as an inline SVG (no image request, nothing for the CSP to allow)."""
-    image = qrcode.make(uri, image_factory=SvgPathImage, border=2)
+    image = qrcode.make(uri, image_factory=SvgPathImage, border=4)
     svg: str = image.to_string(encoding="unicode")
     # Drawn at the size the stylesheet gives it; the dark modules on a white square.
     return svg.replace('width="', 'data-width="', 1).replace('height="', 'data-height="', 1)

@@ -151,19 +151,24 @@ def _origin(url: str) -> tuple[str, str]:
 
 def check_same_origin(request: Request[Any, Any, Any]) -> None:
     """Refuse (403 page) a form posted from another site, before there is a session to carry a
-    CSRF token: `Origin` must name this site (the host the request was sent to, or
-    CANOPY_PUBLIC_BASE_URL); without `Origin`, `Sec-Fetch-Site` must not say cross-site. A
-    client that sends neither (not a browser of the last decade) has no victim's cookies to ride
-    on, and passes."""
+    CSRF token. `Origin` must name this site (the host the request was sent to, or
+    CANOPY_PUBLIC_BASE_URL). A page served with `Referrer-Policy: no-referrer` (/invite) posts
+    `Origin: null`; then, as without `Origin`, `Sec-Fetch-Site` decides: only `same-origin` (or
+    `none`, typed by the person) passes, and `null` without it is refused. A client that sends
+    neither header (not a browser of these years) has no victim's cookies to ride on, and passes."""
     refused = Forbidden("This form was sent from another site.", problem="csrf-invalid")
     origin = request.headers.get("origin")
-    if origin is not None:
+    fetch_site = request.headers.get("sec-fetch-site")
+    if origin is not None and origin != "null":
         own = {request.headers.get("host", "").lower()}
         own.add(_origin(app_services(request.app.state).settings.public_base_url)[1])
         scheme, host = _origin(origin)
-        if origin == "null" or scheme not in ("http", "https") or host not in own:
+        if scheme not in ("http", "https") or host not in own:
             raise refused
-    elif request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+    elif fetch_site is not None:
+        if fetch_site not in ("same-origin", "none"):
+            raise refused
+    elif origin == "null":
         raise refused
 
 

@@ -65,6 +65,11 @@ def sign_in_redirect(_: Request[Any, Any, Any], exc: SignInRequired) -> Response
     return Redirect(path=exc.location, status_code=303)
 
 
+def _next(target: str | None) -> str:
+    """Where to go after signing in: a path on this site, or "" for the member's portal."""
+    return local_path(target) if target else ""
+
+
 def _mac(settings: Settings, payload: str) -> str:
     key = hashlib.sha256(b"canopy-second-factor:" + settings.secret_key.encode()).digest()
     return hmac.new(key, payload.encode(), hashlib.sha256).hexdigest()
@@ -107,7 +112,7 @@ class SignInController(Controller):
 
     @get("/")
     async def form(self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template:
-        return page(request, "login.html", {"next": local_path(next), "email": "", "failed": False})
+        return page(request, "login.html", {"next": _next(next), "email": "", "failed": False})
 
     @post("/", status_code=303)
     async def sign_in(
@@ -133,9 +138,9 @@ class SignInController(Controller):
             now=wall_clock(),
         )
         if member is None:
-            context = {"next": local_path(form["next"]), "email": email, "failed": True}
+            context = {"next": _next(form["next"]), "email": email, "failed": True}
             return page(request, "login.html", context, status_code=400)
-        next_path = local_path(form["next"]) if form["next"] else ""
+        next_path = _next(form["next"])
         if member.totp_secret is None:
             return await signed_in_redirect(request, member, next_path)
         waiting = _second_factor_cookie(settings, _waiting_for_code(settings, member), max_age=SECOND_FACTOR_S)
@@ -148,7 +153,7 @@ class SignInController(Controller):
     ) -> Response[Any]:
         if _read_waiting(settings, request.cookies.get(SECOND_FACTOR_COOKIE)) is None:
             return Redirect(path="/login", status_code=303)
-        return _code_page(request, local_path(next) if next else "")
+        return _code_page(request, _next(next))
 
     @post("/code", status_code=303)
     async def code(
@@ -161,7 +166,7 @@ class SignInController(Controller):
     ) -> Response[Any]:
         check_same_origin(request)
         form = await read_form(request, ("code", "next"))
-        next_path = local_path(form["next"]) if form["next"] else ""
+        next_path = _next(form["next"])
         waiting = _read_waiting(settings, request.cookies.get(SECOND_FACTOR_COOKIE))
         if waiting is None:  # too late, or never: the password again
             return Redirect(path="/login", status_code=303)

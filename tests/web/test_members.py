@@ -3,7 +3,11 @@ members pages of every portal, removal, and what another organisation's member U
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -11,9 +15,10 @@ import pytest
 from server.members.models import MemberRole, OrgKind
 from server.web.session import SESSION_COOKIE
 from tests.api import Api
+from tests.processes import canopy_env
 from tests.web.portal import PASSWORD, Portal, accept, invite, member_portal, portal_of, sign_in
 
-SHOWN_LINK = re.compile(r'id="invitation-url" type="text" readonly value="([^"]+)"')
+SHOWN_LINK = re.compile(r'<textarea id="invitation-url" readonly rows="3">([^<]+)</textarea>')
 
 
 async def create_ngo(api: Api, name: str = "Green Hands") -> str:
@@ -344,3 +349,46 @@ async def test_a_member_signs_in_with_the_password_they_chose(api: Api) -> None:
     await ngo_owner(api, ngo)
     portal = await sign_in(api, "owner@ngo.example")
     assert (await portal.get("/ngo/members")).status_code == 200
+
+
+# --- the `canopy` command ------------------------------------------------------------------------
+
+
+def canopy(settings: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        env=canopy_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+async def test_canopy_operator_invite_prints_a_link_that_works_once(api: Api) -> None:
+    done = await asyncio.to_thread(canopy, api.settings, "operator", "invite", "--email", "First@Ops.example")
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    assert printed["email"] == "first@ops.example" and "not shown again" in done.stderr
+    joined = await accept(api, printed["invitation_url"], name="First")
+    assert joined.headers["location"] == "/admin/"
+    operator = await portal_of(api, "first@ops.example", joined)
+    assert (await operator.get("/admin/operators")).status_code == 200
+    again = await asyncio.to_thread(canopy, api.settings, "operator", "invite", "--email", "first@ops.example")
+    assert again.returncode != 0 and "member already" in again.stderr
+    bad = await asyncio.to_thread(canopy, api.settings, "operator", "invite", "--email", "nobody")
+    assert bad.returncode != 0
+
+
+async def test_seed_demo_invites_the_demo_owners(api: Api) -> None:
+    first = await asyncio.to_thread(canopy, api.settings, "seed-demo")
+    assert first.returncode == 0, first.stderr
+    links = json.loads(first.stdout)["invitations"]
+    second = json.loads((await asyncio.to_thread(canopy, api.settings, "seed-demo")).stdout)["invitations"]
+    assert second["ngo_owner"] != links["ngo_owner"]  # a fresh link; the first one stops working
+    assert (await api.client.get(f"/invite?token={links['ngo_owner'].partition('token=')[2]}")).status_code == 400
+    ngo_owner = await accept(api, second["ngo_owner"], name="Demo NGO owner")
+    assert ngo_owner.headers["location"] == "/ngo/"
+    partner_owner = await accept(api, second["partner_owner"], name="Demo partner owner")
+    assert partner_owner.headers["location"] == "/partner/"
+    third = json.loads((await asyncio.to_thread(canopy, api.settings, "seed-demo")).stdout)["invitations"]
+    assert third == {"ngo_owner": "joined already: no new link", "partner_owner": "joined already: no new link"}

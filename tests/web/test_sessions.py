@@ -171,10 +171,21 @@ async def test_sign_in_is_throttled_even_in_parallel(api: Api) -> None:
 async def test_the_sign_in_form_from_another_site_is_refused(api: Api) -> None:
     await member_portal(api, org_kind=OrgKind.OPERATOR, email="ops@example.org")
     data = {"email": "ops@example.org", "password": PASSWORD}
-    for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"}, {"Sec-Fetch-Site": "cross-site"}):
+    for headers in (
+        {"Origin": "https://evil.example"},
+        {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"},
+        {"Origin": "null"},
+        {"Origin": "null", "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ):
         forged = await api.client.post("/login", data=data, headers=headers, follow_redirects=False)
         assert forged.status_code == 403 and "set-cookie" not in forged.headers, headers
-    for headers in ({"Origin": "http://canopy.test"}, {"Origin": api.settings.public_base_url}, {}):
+    for headers in (
+        {"Origin": "http://canopy.test"},
+        {"Origin": api.settings.public_base_url},
+        {"Origin": "null", "Sec-Fetch-Site": "same-origin"},  # from a no-referrer page
+        {},
+    ):
         signed_in = await api.client.post("/login", data=data, headers=headers, follow_redirects=False)
         assert signed_in.status_code == 303, headers
         api.client.cookies.clear()
