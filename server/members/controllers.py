@@ -35,7 +35,9 @@ class _OrganisationMembers(OperatorController):
         "/",
         status_code=201,
         responses={
-            201: ResponseSpec(MemberInvited, description="Invited; the link is shown only here", generate_examples=False),
+            201: ResponseSpec(
+                MemberInvited, description="Invited; the link is shown only here", generate_examples=False
+            ),
             **problems(409),
         },
         issues_credentials=True,

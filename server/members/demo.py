@@ -32,9 +32,7 @@ JOINED = "joined already: no new link"
 
 async def seed_demo_members(session: AsyncSession, settings: Settings, now: datetime) -> dict[str, str]:
     """The demo partner if missing, and the invitation link of each demo owner (or that they joined)."""
-    ngo_id = (
-        await session.execute(select(col(Ngo.id)).where(col(Ngo.name) == defaults.DEMO_NGO["name"]))
-    ).scalar_one()
+    ngo_id = (await session.execute(select(col(Ngo.id)).where(col(Ngo.name) == defaults.DEMO_NGO["name"]))).scalar_one()
     partner_id = (
         await session.execute(select(col(Partner.id)).where(col(Partner.name) == DEMO_PARTNER["name"]))
     ).scalar_one_or_none()

@@ -36,12 +36,13 @@ from sqlmodel import col
 
 from server.clock import wall_clock
 from server.db import Database, rowcount, session_scope
+from server.dependencies import SessionRecord, SessionStore
 from server.errors import BadRequest, Conflict, NotFound
 from server.i18n import Language
 from server.mail import service as mail
 from server.members.models import Member, MemberRole, OrgKind
 from server.members.schemas import MemberPublic
-from server.members.sessions import SessionRecord, SessionStore, token_hash
+from server.members.sessions import token_hash
 from server.partners.models import Partner
 from server.planting.models import Ngo
 from server.settings import Settings
@@ -290,7 +291,9 @@ async def accept_invitation(
     if member_id is None:
         raise _invalid_invitation()
     member = (
-        await session.execute(select(Member).where(col(Member.id) == member_id).execution_options(populate_existing=True))
+        await session.execute(
+            select(Member).where(col(Member.id) == member_id).execution_options(populate_existing=True)
+        )
     ).scalar_one()
     return member
 
@@ -333,7 +336,7 @@ class SignedIn:
 
 async def start_session(store: SessionStore, member: Member, now: datetime) -> str:
     """A new session for `member`; the returned token goes into the cookie and nowhere else."""
-    token, _ = await store.start(member, now)
+    token, _ = await store.start(member.id, member.session_epoch, now)
     return token
 
 

@@ -1,5 +1,6 @@
 """Where portal sessions live: the database table `web_sessions`, or Redis when CANOPY_REDIS_URL
-is set (SPEC 12.3, 14), behind one interface, `SessionStore`.
+is set (SPEC 12.3, 14), behind one interface, `SessionStore` (server/dependencies.py: the app
+holds one, built at startup by `session_store()`).
 
 Either store keeps a session under the SHA-256 of the cookie's random token, never the token,
 with the member's id and session epoch at sign-in, the CSRF token of its forms, and when it
@@ -18,16 +19,15 @@ import logging
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlmodel import col
 
 from server.db import Database, session_scope
+from server.dependencies import SessionRecord, SessionStore
 from server.errors import DomainError
-from server.members.models import Member, WebSession
+from server.members.models import WebSession
 from server.settings import Settings
 
 logger = logging.getLogger("canopy.members")
@@ -40,35 +40,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class SessionRecord:
-    """A live session as a store keeps it."""
-
-    member_id: str
-    member_epoch: int
-    csrf_token: str
-    created_at: datetime
-    last_seen_at: datetime
-
-
-class SessionStore(Protocol):
-    async def start(self, member: Member, now: datetime) -> tuple[str, SessionRecord]:
-        """A new session for `member`: the cookie's token (given nowhere else) and the record."""
-
-    async def find(self, token: str, now: datetime) -> SessionRecord | None:
-        """The session of this token if it is live by time; its last-seen time moves on."""
-
-    async def end(self, token: str, now: datetime) -> None:
-        """Sign-out: the token stops working at once, and so does a copy of it replayed later."""
-
-    async def close(self) -> None: ...
-
-
-def _new_record(member: Member, now: datetime) -> tuple[str, SessionRecord]:
+def _new_record(member_id: str, member_epoch: int, now: datetime) -> tuple[str, SessionRecord]:
     token = secrets.token_urlsafe(32)
     record = SessionRecord(
-        member_id=member.id,
-        member_epoch=member.session_epoch,
+        member_id=member_id,
+        member_epoch=member_epoch,
         csrf_token=secrets.token_urlsafe(32),
         created_at=now,
         last_seen_at=now,
@@ -84,8 +60,8 @@ class DatabaseSessions:
         self.database = database
         self.settings = settings
 
-    async def start(self, member: Member, now: datetime) -> tuple[str, SessionRecord]:
-        token, record = _new_record(member, now)
+    async def start(self, member_id: str, member_epoch: int, now: datetime) -> tuple[str, SessionRecord]:
+        token, record = _new_record(member_id, member_epoch, now)
         async with self.database.transaction() as session:
             session.add(
                 WebSession(
@@ -173,7 +149,7 @@ class RedisSessions:
         )
 
     @staticmethod
-    def _decode(raw: bytes) -> SessionRecord:
+    def _decode(raw: bytes | str) -> SessionRecord:
         data = json.loads(raw)
         return SessionRecord(
             member_id=data["member_id"],
@@ -183,8 +159,8 @@ class RedisSessions:
             last_seen_at=datetime.fromtimestamp(data["last_seen_at"], UTC),
         )
 
-    async def start(self, member: Member, now: datetime) -> tuple[str, SessionRecord]:
-        token, record = _new_record(member, now)
+    async def start(self, member_id: str, member_epoch: int, now: datetime) -> tuple[str, SessionRecord]:
+        token, record = _new_record(member_id, member_epoch, now)
         async with _redis_answers():
             await self.client.set(self.prefix + token_hash(token), self._encode(record), px=self._ttl_ms(record, now))
         return token, record

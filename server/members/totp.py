@@ -127,7 +127,14 @@ async def turn_on(
 
 
 async def turn_off(
-    session: AsyncSession, settings: Settings, throttle: Throttle, member: Member, code: str, *, address: str, now: datetime
+    session: AsyncSession,
+    settings: Settings,
+    throttle: Throttle,
+    member: Member,
+    code: str,
+    *,
+    address: str,
+    now: datetime,
 ) -> bool:
     """Forget the secret, on a right code of it."""
     if member.totp_secret is None:

@@ -16,8 +16,8 @@ import httpx
 
 from server.clock import wall_clock
 from server.db import Database
-from server.members import service as members
 from server.i18n import DEFAULT_LANGUAGE
+from server.members import service as members
 from server.members.models import MemberRole, OrgKind
 from server.users.security import Passwords
 from server.web.session import SESSION_COOKIE
