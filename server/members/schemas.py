@@ -14,7 +14,9 @@ from server.validation import RequestModel
 
 class MemberInvite(RequestModel):
     email: EmailAddress
-    role: MemberRole = Field(description="`owner`: manages keys and members; `staff`: the daily work")
+    # Described by MemberRole's own docstring: a field description on an enum would rewrite the
+    # shared component's, differently each time the document is built.
+    role: MemberRole
 
 
 class MemberPublic(SQLModel):
