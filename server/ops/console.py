@@ -1,5 +1,6 @@
-"""The numbers of the operator console's health page (SPEC 12.4): queued trees per project and
-the outboxes' failures. Read-only, and bounded by the number of projects, not of trees."""
+"""What the operator console reads across domains (SPEC 12.4): queued trees per project, the
+outboxes' failures, every project with its NGO. Read-only; the
+console's changes go through each domain's own services, as the JSON API's do."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from server.catalog.models import Project
 from server.mail.models import Email
 from server.notifications.models import Device, PushDelivery
 from server.pagination import newest_first, page_of
+from server.planting.models import Ngo
 from server.trees.models import Tree, TreeStatus
 from server.users.models import User
 from server.webhooks.models import WebhookDelivery
@@ -34,6 +36,37 @@ class FailedPush(SQLModel):
     attempts: int
     last_error: str | None
     created_at: datetime
+
+
+class ProjectRow(SQLModel):
+    id: str
+    name: str
+    ngo_id: str
+    ngo_name: str
+    region: str
+    status: str
+    capacity_per_season: int
+
+
+async def all_projects(session: AsyncSession) -> list[ProjectRow]:
+    """Every project, closed ones too (the public list shows only active and paused), by name."""
+    rows = await session.execute(
+        select(Project, col(Ngo.name).label("ngo_name"))
+        .join(Ngo, col(Ngo.id) == col(Project.ngo_id))
+        .order_by(col(Project.name))
+    )
+    return [
+        ProjectRow(
+            id=project.id,
+            name=project.name,
+            ngo_id=project.ngo_id,
+            ngo_name=ngo_name,
+            region=project.region,
+            status=project.status,
+            capacity_per_season=project.capacity_per_season,
+        )
+        for project, ngo_name in rows.all()
+    ]
 
 
 async def queued_by_project(session: AsyncSession) -> list[QueuedTrees]:
