@@ -50,7 +50,7 @@ class ProjectRow(SQLModel):
 
 async def all_projects(session: AsyncSession) -> list[ProjectRow]:
     """Every project, closed ones too (the public list shows only active and paused), by name."""
-    rows = await session.execute(
+    rows: Any = await session.execute(
         select(Project, col(Ngo.name).label("ngo_name"))
         .join(Ngo, col(Ngo.id) == col(Project.ngo_id))
         .order_by(col(Project.name))
