@@ -2,7 +2,7 @@
 each job's last run is kept for the console's health page
 
 Revision ID: 0020_order_cancel
-Revises: 0015_members
+Revises: 0016_public_profile
 Create Date: 2026-12-08 12:00:00+00:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020_order_cancel"
-down_revision: str | None = "0015_members"
+down_revision: str | None = "0016_public_profile"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
