@@ -130,7 +130,7 @@ def test_an_operator_cancels_an_overdue_order_and_suspends_a_user(base: str, set
         page.get_by_role("button", name="Yes, cancel the order").click()
         page.wait_for_url(re.compile(r"done=cancelled"))
         expect(page.locator(".notice")).to_contain_text("The order was cancelled")
-        expect(page.locator(".facts")).to_contain_text("cancelled")
+        expect(page.locator(".console-facts")).to_contain_text("cancelled")
         _check(page, "order-cancelled", 1280)
 
         # Suspend a user, by clicks.
