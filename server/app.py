@@ -56,6 +56,7 @@ from server.users.controllers import AdminUserController, AuthController, MeCont
 from server.users.security import Passwords
 from server.validation import StrictJSONRequest
 from server.web.accounts import ResetPasswordPageController, VerifyEmailPageController
+from server.web.admin import CONSOLE_PAGES
 from server.web.controllers import HomeController, LanguageController, StaticController
 from server.web.errors import with_error_pages
 from server.web.members import (
@@ -205,6 +206,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AdminNgoMembersPages,
             AdminPartnerMembersPages,
             OperatorsPages,
+            *CONSOLE_PAGES,
         ],
         template_config=template_config(),
         dependencies={

@@ -11,6 +11,7 @@ from server.ledger.models import Balance, Ball, LedgerEntry, LedgerTransaction
 from server.mail.models import Email
 from server.members.models import Member, WebSession
 from server.notifications.models import Device, Notification, NotificationSettings, PushDelivery, TheftNote
+from server.ops.models import JobRun
 from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
 from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
 from server.social.models import FriendRequest, Friendship, PlayCounter, Steal
@@ -36,6 +37,7 @@ __all__ = [
     "Friendship",
     "GreenCode",
     "IdempotencyRecord",
+    "JobRun",
     "LedgerEntry",
     "LedgerTransaction",
     "Member",

@@ -11,12 +11,13 @@ from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from server.clock import Clock
+from server.clock import Clock, wall_clock
 from server.db import Database
 from server.energy.jobs import expire_balls
 from server.errors import NotFound
 from server.mail.jobs import send_email
 from server.notifications.jobs import send_notifications
+from server.ops import job_runs
 from server.ops.prune import prune
 from server.planting.jobs import batch_planting_orders, order_reminders
 from server.settings import Settings
@@ -51,11 +52,19 @@ def job_intervals(settings: Settings) -> dict[str, int]:
 
 
 async def run_job(name: str, database: Database, clock: Clock, settings: Settings) -> dict[str, str | int]:
-    """Run the job `name` now: its name, then its counts."""
+    """Run the job `name` now: its name, then its counts. The run is recorded (ops.job_runs) for
+    the console's health page, whether it ends well or raises."""
     job = JOBS.get(name)
     if job is None:
         raise NotFound(f"No job named {name!r}; jobs: {', '.join(sorted(JOBS))}.", problem="job-not-found")
-    return {"job": name, **await job(database, clock, settings)}
+    await job_runs.started(database, name, wall_clock())
+    try:
+        counts = await job(database, clock, settings)
+    except Exception as exc:
+        await job_runs.finished(database, name, wall_clock(), None, exc)
+        raise
+    await job_runs.finished(database, name, wall_clock(), counts)
+    return {"job": name, **counts}
 
 
 def start_scheduler(database: Database, clock: Clock, settings: Settings) -> AsyncIOScheduler:

@@ -17,7 +17,9 @@ from server.clock import Clock
 from server.db import Database
 from server.errors import problem_response, problems
 from server.migrations import current_revision, head_revision
-from server.scheduler import run_job
+from server.ops.job_runs import JobStatus, job_statuses
+from server.pagination import Page
+from server.scheduler import job_intervals, run_job
 from server.settings import Settings
 from server.validation import IntOnly, RequestModel, ResourceId
 
@@ -48,6 +50,13 @@ class HealthController(Controller):
 
 class JobsController(OperatorController):
     path = "/admin/jobs"
+
+    @get("/")
+    async def jobs(
+        self, settings: NamedDependency[Settings], db_session: NamedDependency[AsyncSession]
+    ) -> Page[JobStatus]:
+        """Every job with its interval and its last run (wall-clock times; returned whole)."""
+        return Page(items=await job_statuses(db_session, job_intervals(settings)))
 
     @post("/{name:str}/run", status_code=200)
     async def run(

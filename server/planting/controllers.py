@@ -29,11 +29,13 @@ from server.pagination import Cursor, Limit, Page
 from server.planting import ngos, orders, photo_store, photos, plantings
 from server.planting.models import Ngo
 from server.planting.schemas import (
+    CancelRequest,
     ItemResults,
     NgoCreate,
     NgoCreated,
     NgoKeyCreated,
     NgoKeyPublic,
+    NgoSummary,
     NgoUpdate,
     OrderPublic,
     OrderSummary,
@@ -54,7 +56,8 @@ PHOTO_FORM = {
     "additionalProperties": False,
 }
 OrderStatusFilter = Annotated[
-    Literal["issued", "acknowledged", "completed"] | None, QueryParameter(description="issued|acknowledged|completed")
+    Literal["issued", "acknowledged", "completed", "cancelled"] | None,
+    QueryParameter(description="issued|acknowledged|completed|cancelled"),
 ]
 
 
@@ -220,6 +223,11 @@ class PhotoController(Controller):
 class AdminNgoController(OperatorController):
     path = "/admin/ngos"
 
+    @get("/")
+    async def list_ngos(self, db_session: NamedDependency[AsyncSession]) -> Page[NgoSummary]:
+        """Every NGO, by name (returned whole: `next_cursor` is always null)."""
+        return Page(items=await ngos.list_ngos(db_session))
+
     @post(
         "/",
         status_code=201,
@@ -299,4 +307,18 @@ class AdminOrderController(OperatorController):
     @get("/{order_id:str}")
     async def read(self, db_session: NamedDependency[AsyncSession], order_id: FromPath[ResourceId]) -> OrderPublic:
         order = await orders.get_any_order(db_session, order_id)
+        return await orders.order_public(db_session, order)
+
+    @post("/{order_id:str}/cancel", status_code=200, responses=problems(404, 409))
+    async def cancel(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        now: NamedDependency[datetime],
+        order_id: FromPath[ResourceId],
+        data: JSONBody[CancelRequest],
+    ) -> OrderPublic:
+        """Withdraw an issued or acknowledged order: its ordered trees go back to the queue with
+        their place in it, planted trees stay planted, the NGO gets `order.cancelled`. Cancelling
+        a cancelled order again answers it unchanged; a completed one -> 409 `order-not-cancellable`."""
+        order = await orders.cancel_order(db_session, order_id, data.reason, now)
         return await orders.order_public(db_session, order)

@@ -39,6 +39,11 @@ class OrderStatus(StrEnum):
     ISSUED = "issued"
     ACKNOWLEDGED = "acknowledged"
     COMPLETED = "completed"
+    CANCELLED = "cancelled"  # by an operator (SPEC 12.4); its ordered trees went back to the queue
+
+
+OPEN_ORDER_STATUSES = (OrderStatus.ISSUED, OrderStatus.ACKNOWLEDGED)
+"""Orders whose trees may still be planted: the ones an operator may cancel."""
 
 
 class PlantingOrder(SQLModel, table=True):
@@ -59,6 +64,8 @@ class PlantingOrder(SQLModel, table=True):
     issued_at: datetime
     acknowledged_at: datetime | None = None
     completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = Field(default=None, max_length=500)
 
 
 class Photo(SQLModel, table=True):

@@ -15,7 +15,7 @@ from sqlmodel import col
 from server.crypto import SecretBox, hash_api_key, new_secret
 from server.errors import Conflict, NotFound
 from server.planting.models import Ngo, NgoKey
-from server.planting.schemas import NgoCreate, NgoKeyCreated, NgoKeyPublic, NgoPublic, NgoUpdate
+from server.planting.schemas import NgoCreate, NgoKeyCreated, NgoKeyPublic, NgoPublic, NgoSummary, NgoUpdate
 from server.settings import Settings
 from server.webhooks.urls import check_webhook_url
 
@@ -65,6 +65,12 @@ async def get_ngo(session: AsyncSession, ngo_id: str) -> Ngo:
     if ngo is None:
         raise NotFound("No such NGO.", problem="ngo-not-found")
     return ngo
+
+
+async def list_ngos(session: AsyncSession) -> list[NgoSummary]:
+    """Every NGO, by name (a short list: operators create them one by one)."""
+    rows = await session.execute(select(Ngo).order_by(func.lower(col(Ngo.name)), col(Ngo.id)))
+    return [NgoSummary.model_validate(ngo, from_attributes=True) for ngo in rows.scalars()]
 
 
 def ngo_public(ngo: Ngo, webhook_secret: str | None = None) -> NgoPublic:

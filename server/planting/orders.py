@@ -9,16 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.catalog.models import Project, Species
-from server.errors import NotFound
+from server.errors import Conflict, NotFound
 from server.pagination import newest_first, page_of
-from server.planting.models import Ngo, OrderStatus, PlantingOrder
+from server.planting.models import OPEN_ORDER_STATUSES, Ngo, OrderStatus, PlantingOrder
 from server.planting.schemas import OrderProject, OrderPublic, OrderSummary, OrderTree
-from server.trees.models import Tree
+from server.trees import service as trees
+from server.trees.models import Tree, TreeStatus
 from server.webhooks import service as webhooks
 
 
@@ -34,6 +35,8 @@ async def order_summary(session: AsyncSession, order: PlantingOrder) -> OrderSum
         issued_at=order.issued_at,
         acknowledged_at=order.acknowledged_at,
         completed_at=order.completed_at,
+        cancelled_at=order.cancelled_at,
+        cancel_reason=order.cancel_reason,
         tree_count=order.tree_count,
     )
 
@@ -98,9 +101,91 @@ async def notify(
         await webhooks.enqueue(session, target_kind="ngo", target_id=ngo_id, event_type=event_type, data=data, now=now)
 
 
-async def get_any_order(session: AsyncSession, order_id: str) -> PlantingOrder:
+async def get_any_order(session: AsyncSession, order_id: str, *, for_update: bool = False) -> PlantingOrder:
     """The operator's view: any NGO's order."""
-    order = await session.get(PlantingOrder, order_id)
+    query = select(PlantingOrder).where(col(PlantingOrder.id) == order_id)
+    if for_update:
+        query = query.with_for_update(key_share=True)
+    order = (await session.execute(query)).scalar_one_or_none()
     if order is None:
         raise NotFound("No such order.", problem="order-not-found")
     return order
+
+
+async def cancel_order(session: AsyncSession, order_id: str, reason: str, now: datetime) -> PlantingOrder:
+    """An operator withdraws an open order (SPEC 12.4): its `ordered` trees go back to the queue
+    with their `queued_at` (in a closed project they are refunded, as a rejection there would be),
+    planted trees stay planted, and the NGO gets `order.cancelled` with the reason.
+
+    The order row is locked first, as plantings and rejections lock it, so a planting and a
+    cancellation of the same order take turns: a tree is either planted in it or back in the queue.
+    Cancelling a cancelled order again changes nothing (the first reason stays); a completed one
+    -> 409.
+    """
+    order = await get_any_order(session, order_id, for_update=True)
+    if order.status == OrderStatus.CANCELLED:
+        return order
+    if order.status not in OPEN_ORDER_STATUSES:
+        raise Conflict(
+            f"Only an issued or acknowledged order can be cancelled; this one is {order.status}.",
+            problem="order-not-cancellable",
+        )
+    returned = list(
+        (
+            await session.execute(
+                update(Tree)
+                .where(col(Tree.order_id) == order.id, col(Tree.status) == TreeStatus.ORDERED)
+                .values(status=TreeStatus.QUEUED, order_id=None, ordered_at=None)
+                .returning(col(Tree.id))
+                .execution_options(synchronize_session=False)
+            )
+        ).scalars()
+    )
+    project_status = (
+        await session.execute(select(col(Project.status)).where(col(Project.id) == order.project_id))
+    ).scalar_one()
+    if project_status == "closed":
+        for tree_id in returned:
+            await trees.refund(session, tree_id, now)
+    planted = (
+        await session.execute(select(func.count()).select_from(Tree).where(col(Tree.order_id) == order.id))
+    ).scalar_one()
+    order.status = OrderStatus.CANCELLED
+    order.cancelled_at, order.cancel_reason = now, reason
+    order.overdue = False  # nothing is awaited from the NGO any more
+    order.tree_count = int(planted)  # frees the season capacity the returned trees held
+    session.add(order)
+    await session.flush()
+    event = {
+        "order_id": order.id,
+        "project_id": order.project_id,
+        "reason": reason,
+        "cancelled_at": now.isoformat(),
+        "trees_withdrawn": len(returned),
+        "trees_planted": int(planted),
+    }
+    await notify(session, order.ngo_id, "order.cancelled", event, now)
+    return order
+
+
+async def order_counts(session: AsyncSession) -> dict[str, int]:
+    """How many orders are in each status, and how many open ones are overdue (the console)."""
+    rows = await session.execute(select(col(PlantingOrder.status), func.count()).group_by(col(PlantingOrder.status)))
+    counts = {status.value: 0 for status in OrderStatus} | {status: int(count) for status, count in rows.all()}
+    overdue = await session.execute(
+        select(func.count()).where(
+            col(PlantingOrder.overdue).is_(True), col(PlantingOrder.status).in_(OPEN_ORDER_STATUSES)
+        )
+    )
+    return counts | {"overdue": int(overdue.scalar_one())}
+
+
+async def overdue_orders(session: AsyncSession, limit: int) -> list[OrderSummary]:
+    """Open orders flagged overdue, oldest first: what an operator looks at first."""
+    rows = await session.execute(
+        select(PlantingOrder)
+        .where(col(PlantingOrder.overdue).is_(True), col(PlantingOrder.status).in_(OPEN_ORDER_STATUSES))
+        .order_by(col(PlantingOrder.issued_at), col(PlantingOrder.id))
+        .limit(limit)
+    )
+    return [await order_summary(session, order) for order in rows.scalars()]

@@ -45,7 +45,8 @@ async def _finish_if_done(session: AsyncSession, order: PlantingOrder, now: date
         )
     ).first()
     order.tree_count = int(count)
-    if still is None and order.status != OrderStatus.COMPLETED:
+    # A cancelled order keeps its status: its planted trees do not complete it.
+    if still is None and order.status not in (OrderStatus.COMPLETED, OrderStatus.CANCELLED):
         order.status = OrderStatus.COMPLETED
         order.completed_at = now
         order.acknowledged_at = order.acknowledged_at or now

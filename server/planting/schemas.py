@@ -41,12 +41,15 @@ class NgoCreated(SQLModel):
     webhook_secret: str | None = None
 
 
-class NgoPublic(SQLModel):
+class NgoSummary(SQLModel):
     id: str
     name: str
     contact_email: str
     webhook_url: str | None
     created_at: datetime
+
+
+class NgoPublic(NgoSummary):
     webhook_secret: str | None = None  # only in the answer that set a new webhook_url
 
 
@@ -83,6 +86,8 @@ class OrderSummary(SQLModel):
     issued_at: datetime
     acknowledged_at: datetime | None
     completed_at: datetime | None
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
     tree_count: int
 
 
@@ -123,6 +128,10 @@ class RejectionIn(RequestModel):
 
 class PlantingsRequest(RequestModel):
     plantings: Annotated[list[PlantingIn], Field(min_length=1, max_length=500)]
+
+
+class CancelRequest(RequestModel):
+    reason: Annotated[PrintableText, Field(min_length=1, max_length=500)]
 
 
 class RejectionsRequest(RequestModel):
