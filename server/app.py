@@ -56,6 +56,7 @@ from server.validation import StrictJSONRequest
 from server.web.accounts import ResetPasswordPageController, VerifyEmailPageController
 from server.web.controllers import HomeController, LanguageController, StaticController
 from server.web.errors import with_error_pages
+from server.web.ngo import NgoPortalController
 from server.web.pages import template_config
 from server.web.session import SignInRequired
 from server.web.signin import AccountController, SignInController, SignOutController, sign_in_redirect
@@ -178,6 +179,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SignInController,
             SignOutController,
             AccountController,
+            NgoPortalController,
         ],
         template_config=template_config(),
         dependencies={
