@@ -23,7 +23,7 @@ from litestar.params import BodyKwarg, FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import DomainError, Forbidden
+from server.errors import TYPE_PREFIX, DomainError, Forbidden
 from server.memory import MemoryBudget
 from server.pagination import Cursor
 from server.planting import ngos, orders, photo_store, planting_rows, plantings, uploads
@@ -189,7 +189,8 @@ class NgoPortalController(Controller):
                 done = "refunded" if result.refunded else "rejected"
                 return Redirect(path=_order_path(order_id, f"?done={done}"), status_code=303)
             await db_session.rollback()  # a refused rejection changes nothing, not even the status
-            errors["tree_id"], status = "tree-not-in-order", result.error["status"]
+            errors["tree_id"] = str(result.error["type"]).removeprefix(TYPE_PREFIX)
+            status = result.error["status"]
         context = await _order_context(request, db_session, member, order_id)
         context |= {"done": None, "rejection": form, "rejection_errors": errors}
         return portal_page(request, member, "ngo/order.html", context, status_code=status)
@@ -497,11 +498,15 @@ async def _planted_page(
     error: str | None,
 ) -> Template:
     """Judge the rows (when the form could be read) and show a result per row, with the refused
-    ones of the page's form kept in their fields: 200 when any row was confirmed, else 422."""
+    ones of the page's form kept in their fields: 200 when any row was confirmed, else 422 with
+    nothing changed."""
     if error is None:
         await planting_rows.plant_rows(session, _ngo_id(member), order_id, rows, settings, now)
+    accepted = error is None and any(row.ok for row in rows)
+    if not accepted:
+        await session.rollback()  # as for any refused form: not even the order's implicit acknowledgement
     kept = {row.values["tree_id"]: row for row in rows if source == "rows" and not row.ok}
     context = await _plantings_context(request, session, member, order_id, kept)
     context |= {"results": rows if error is None else None, "source": source, "form_error": error}
-    status = 200 if any(row.ok for row in rows) and error is None else 422
+    status = 200 if accepted else 422
     return portal_page(request, member, "ngo/plantings.html", context, status_code=status)

@@ -16,7 +16,17 @@ import pytest
 import server.web.ngo as ngo_pages
 from server.members.models import MemberRole, OrgKind
 from tests.api import Api
-from tests.planting.helpers import SITE, Ngo, create_ngo, create_project, funded_user, image_bytes, iso, queue_trees
+from tests.planting.helpers import (
+    SITE,
+    Ngo,
+    black_png,
+    create_ngo,
+    create_project,
+    funded_user,
+    image_bytes,
+    iso,
+    queue_trees,
+)
 from tests.web.portal import Portal, member_portal
 from tests.webhooks.test_delivery import Receiver
 
@@ -489,3 +499,26 @@ async def test_pages_need_an_ngo_member_and_speak_chinese(api: Api) -> None:
         page = await api.client.get(path, headers={**portal.headers, **chinese})
         assert page.status_code == 200 and '<html lang="zh-Hans">' in page.text, path
     assert "种植订单" in (await api.client.get("/ngo/", headers={**portal.headers, **chinese})).text
+
+
+async def test_a_csv_whose_rows_are_all_refused_changes_nothing(api: Api) -> None:
+    ngo, order = await ngo_with_order(api, trees=2)
+    portal = await owner_of(api, ngo)
+    when = iso(await api.now() - timedelta(minutes=5))
+    body = f"tree_id,planted_at,lat,lon,photo\n{order['trees'][0]['id']},{when},{SITE['lat']},{SITE['lon']},nope.jpg\n"
+    page = await post_multipart(portal, f"/ngo/orders/{order['id']}/plantings/csv", {}, csv_file(body))
+    assert page.status_code == 422
+    assert "No photo with this id or file name was uploaded for this order." in text_of(page)
+    assert (await ngo.order(order["id"]))["status"] == "issued"  # not even acknowledged, unlike the API
+
+
+@pytest.mark.settings(order_min_trees=2, worker_memory_budget_mb=256)
+async def test_photos_in_a_form_share_the_workers_photo_memory_budget(api: Api) -> None:
+    """64 MB for photos here: a 24-megapixel PNG (96 MB decoded) is refused, the small one beside it is not."""
+    ngo, order = await ngo_with_order(api, trees=2)
+    portal = await owner_of(api, ngo)
+    files = [("files", ("huge.png", black_png(6000, 4000), "image/png")), jpeg("small.jpg", 5)]
+    page = await post_multipart(portal, f"/ngo/orders/{order['id']}/photos", {}, files)
+    assert page.status_code == 200
+    assert "1 of 2 photos accepted" in text_of(page)
+    assert "huge.png Refused The photo has too many pixels." in text_of(page)
