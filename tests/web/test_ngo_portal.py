@@ -226,6 +226,9 @@ async def test_a_csv_with_bad_rows_plants_the_good_ones_and_says_why_for_the_oth
         f"{trees[2]},{when},{lat},{lon}",
     ]
     path = f"/ngo/orders/{order['id']}/plantings/csv"
+    forged = await post_multipart(portal, path, {}, csv_file("\r\n".join(rows)), csrf=False)
+    assert forged.status_code == 403
+    assert all(tree["status"] == "ordered" for tree in (await ngo.order(order["id"]))["trees"])
     page = await post_multipart(portal, path, {}, csv_file("\r\n".join(rows) + "\r\n"))
     assert page.status_code == 200, page.text
     text = text_of(page)

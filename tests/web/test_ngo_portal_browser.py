@@ -139,7 +139,7 @@ def test_an_owner_works_through_an_order(browser: Browser, seeded: Seeded, tmp_p
     assert all(thumbnails.nth(i).evaluate("img => img.complete && img.naturalWidth > 0") for i in range(4))
     visit.check("photos-uploaded")
 
-    page.get_by_role("navigation", name="This order").get_by_role("link", name="Confirm plantings").click()
+    page.get_by_role("navigation", name="This order").get_by_role("link", name="Plantings").click()
     page.wait_for_url(f"{base}{order_path}/plantings")
     visit.check("plantings")
     with page.expect_download() as download:
