@@ -29,10 +29,16 @@ browser:
 		fi; \
 	fi
 
+# `make run PORT=9000 HOST=0.0.0.0`; links in mail and pages follow PORT unless
+# CANOPY_PUBLIC_BASE_URL says otherwise.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+LINK_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
 run: install
 	$(BIN)/canopy migrate
-	$(BIN)/canopy seed-demo
-	$(BIN)/canopy serve --host 127.0.0.1 --port 8000
+	CANOPY_PUBLIC_BASE_URL="$${CANOPY_PUBLIC_BASE_URL:-http://$(LINK_HOST):$(PORT)}" $(BIN)/canopy seed-demo
+	CANOPY_PUBLIC_BASE_URL="$${CANOPY_PUBLIC_BASE_URL:-http://$(LINK_HOST):$(PORT)}" \
+		$(BIN)/canopy serve --host $(HOST) --port $(PORT)
 
 test: test-sqlite
 	@if $(BIN)/python -m tests.postgres_probe; then \

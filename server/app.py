@@ -17,7 +17,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import Scope
 
 from server.accounts.controllers import LogoutAllController, MyAccountController, RecoveryController
-from server.auth import SECURITY_SCHEMES
+from server.auth import SECURITY_SCHEMES, operator_guard
 from server.catalog.controllers import (
     AdminActionController,
     AdminProjectController,
@@ -58,6 +58,7 @@ from server.web.controllers import HomeController, LanguageController, StaticCon
 from server.web.errors import with_error_pages
 from server.web.ngo import NgoPortalController
 from server.web.pages import template_config
+from server.web.public import CertificatePageController, ProfilePageController
 from server.web.session import SignInRequired
 from server.web.signin import AccountController, SignInController, SignOutController, sign_in_redirect
 from server.webhooks.controllers import AdminWebhookController
@@ -66,8 +67,11 @@ VERSION = "0.1.0"
 
 
 class MetricsController(PrometheusController):
+    """Prometheus scrapes with the operator token: request counts by route are not public (SPEC 14)."""
+
     path = "/metrics"
     include_in_schema = False
+    guards = [operator_guard]
 
 
 def _allow_every_method(app: Litestar) -> None:
@@ -174,6 +178,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HomeController,
             VerifyEmailPageController,
             ResetPasswordPageController,
+            CertificatePageController,
+            ProfilePageController,
             LanguageController,
             StaticController,
             SignInController,

@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.content_language import AcceptLanguage, answer_in
+from server.db import session_scope
 from server.dependencies import app_services
 from server.errors import Forbidden, Unauthorized
 from server.i18n import Language, language_or_default, negotiate
+from server.planting import ngos
 from server.throttle import client_address
 from server.users.models import User
 from server.users.security import account_suspended, read_access_token
@@ -62,6 +64,15 @@ def _missing_credential() -> Unauthorized:
     )
 
 
+async def is_ngo_key(state: State, token: str) -> bool:
+    """Whether `token` is a live NGO key, read outside the request's transaction (on SQLite that
+    one may hold the write lock the failure counter needs)."""
+    if not token.startswith("ngo_"):
+        return False
+    async with session_scope(app_services(state).database.read_sessions) as reader:
+        return await ngos.authenticate(reader, token) is not None
+
+
 async def provide_current_user(
     state: State, request: ASGIConnection[Any, Any, Any, Any], db_session: NamedDependency[AsyncSession]
 ) -> User:
@@ -69,6 +80,11 @@ async def provide_current_user(
     token = bearer_token(request)
     claims = read_access_token(settings, token) if token else None
     if claims is None:
+        # SPEC 2: a valid credential of another role is refused for its role (403), not as bad.
+        if token and (
+            hmac.compare_digest(token.encode(), settings.operator_token.encode()) or await is_ngo_key(state, token)
+        ):
+            raise Forbidden("This route is for app users (a user's access token).", problem="user-only")
         raise _missing_credential()
     user = (await db_session.execute(LIVE_USER, {"signed_in_id": claims.user_id})).scalar_one_or_none()
     # Issued before the user's sessions were last ended (reset, password change, logout-all).
@@ -99,7 +115,7 @@ async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: Base
     await throttle.check_credential(address)
     if hmac.compare_digest(token.encode(), settings.operator_token.encode()):
         return
-    if read_access_token(settings, token) is not None:
+    if read_access_token(settings, token) is not None or await is_ngo_key(connection.app.state, token):
         raise Forbidden("This action is for operators only.", problem="operator-only")
     await throttle.credential_failed(address)
     raise _missing_credential()

@@ -75,8 +75,10 @@ class Canopy:
 class Server(Canopy):
     """One `canopy serve` process answering at `base`."""
 
-    def __init__(self, settings: Settings, *, workers: int, log: Path, **overrides: Any) -> None:
-        port = free_port()
+    def __init__(
+        self, settings: Settings, *, workers: int, log: Path, port: int | None = None, **overrides: Any
+    ) -> None:
+        port = port or free_port()
         super().__init__(settings, "serve", "--port", str(port), "--workers", str(workers), log=log, **overrides)
         self.base = f"http://127.0.0.1:{port}"
 
@@ -99,14 +101,15 @@ class Server(Canopy):
 
 @contextmanager
 def serving(
-    settings: Settings, logs: Path, *, count: int = 1, workers: int = 1, **overrides: Any
+    settings: Settings, logs: Path, *, count: int = 1, workers: int = 1, port: int | None = None, **overrides: Any
 ) -> Iterator[list[Server]]:
-    """`count` `canopy serve` processes on free ports, started together and all answering
-    `/ready`; yields them and stops them after. Their output goes to `logs`/server-N.log."""
+    """`count` `canopy serve` processes on free ports (or one on `port`), started together and all
+    answering `/ready`; yields them and stops them after. Their output goes to `logs`/server-N.log."""
+    assert port is None or count == 1, "one port serves one server"
     servers: list[Server] = []
     try:
         for number in range(count):
-            servers.append(Server(settings, workers=workers, log=logs / f"server-{number}.log", **overrides))
+            servers.append(Server(settings, workers=workers, log=logs / f"server-{number}.log", port=port, **overrides))
         deadline = time.monotonic() + 60
         for server in servers:
             while not _ready(server.base):
@@ -121,10 +124,10 @@ def serving(
 
 @contextmanager
 def running_servers(
-    settings: Settings, logs: Path, *, count: int = 1, workers: int = 1, **overrides: Any
+    settings: Settings, logs: Path, *, count: int = 1, workers: int = 1, port: int | None = None, **overrides: Any
 ) -> Iterator[list[str]]:
     """As `serving`, yielding the servers' base URLs."""
-    with serving(settings, logs, count=count, workers=workers, **overrides) as servers:
+    with serving(settings, logs, count=count, workers=workers, port=port, **overrides) as servers:
         yield [server.base for server in servers]
 
 

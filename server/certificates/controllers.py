@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.certificates import image, service, signing
 from server.settings import Settings
 
-CertificateNumber = Annotated[str, PathParameter(pattern=r"^CNP-\d{4}-\d{8}$", max_length=20)]
+CertificateNumber = Annotated[str, PathParameter(pattern=service.NUMBER_PATTERN, max_length=20)]
 ONE_DAY = 86_400
 
 
@@ -35,8 +35,7 @@ class CertificateController(Controller):
         number: FromPath[CertificateNumber],
     ) -> dict[str, Any]:
         """The certificate and its Ed25519 signature over the RFC 8785 form of everything else."""
-        document = service.public_document(await service.get(db_session, number), settings.public_base_url)
-        return {**document, "signature": signing.sign(signing_key, document)}
+        return service.signed_document(await service.get(db_session, number), settings.public_base_url, signing_key)
 
     @get("/{number:str}/image.png", cache=ONE_DAY, media_type="image/png")
     async def image(
@@ -45,8 +44,8 @@ class CertificateController(Controller):
         db_session: NamedDependency[AsyncSession],
         number: FromPath[CertificateNumber],
     ) -> Response[bytes]:
-        """Rendered once per number and worker (certificates never change), off the event loop."""
+        """Rendered off the event loop; its QR code opens the certificate's web page (SPEC 8.6, 12.2)."""
         document = service.public_document(await service.get(db_session, number), settings.public_base_url)
-        url = f"{settings.public_base_url.rstrip('/')}/v1/certificates/{number}"
-        png = await anyio.to_thread.run_sync(image.render, document, url)
+        page_url = service.page_url(settings.public_base_url, number)
+        png = await anyio.to_thread.run_sync(image.render, document, page_url)
         return Response(png, media_type="image/png")

@@ -27,8 +27,10 @@ from server.feed.service import add_feed_item
 from server.ledger import balls as ledger_balls
 from server.ledger.balls import COLLECTOR_ID, Collected, Issue
 from server.ledger.models import Ball
+from server.ledger.service import balance_of
 from server.notifications.service import notify
 from server.settings import Settings
+from server.trees import images
 from server.trees import service as trees
 from server.users.models import User
 from server.users.timezones import local_day, local_time_on, user_zone
@@ -253,3 +255,14 @@ async def forest_balls(session: AsyncSession, user_id: str, now: datetime) -> li
         .order_by(col(Ball.ripens_at), col(Ball.id))
     )
     return list(rows.scalars())
+
+
+async def forest_picture(session: AsyncSession, user_id: str, now: datetime) -> images.Rendered:
+    """The forest picture (SPEC 6): the growing tree, the ripe balls with their grams and the paid-for
+    trees. A scene already drawn (for anyone) comes from the cache; a new one is rendered off the
+    event loop. `GET /me/forest.png` and the public profile (SPEC 12.2) show it."""
+    balance = await balance_of(session, user_id)
+    tree, planted = await trees.forest_trees(session, user_id, balance.balance_g)
+    ripe = [ball.remaining_g for ball in await forest_balls(session, user_id, now) if ball_state(ball, now) == "ripe"]
+    scene = images.forest_scene(tree, ripe, planted)
+    return await images.cached_png(images.FORESTS, scene, images.render_forest, scene)

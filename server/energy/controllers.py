@@ -27,7 +27,6 @@ from server.i18n import Language
 from server.ledger import service as ledger
 from server.pagination import Cursor, Limit, Page
 from server.settings import Settings
-from server.trees import images
 from server.trees import service as trees
 from server.trees.controllers import NOT_MODIFIED, IfNoneMatch, png_response
 from server.users.models import User
@@ -102,15 +101,8 @@ class EnergyController(UserController):
         now: NamedDependency[datetime],
         if_none_match: FromHeader[IfNoneMatch] = None,
     ) -> Response[bytes]:
-        """The growing tree, the ripe balls with their grams and the paid-for trees (SPEC 6); a scene
-        already drawn (by anyone) is served from the cache, a new one is rendered off the event loop."""
-        balance = await ledger.balance_of(db_session, current_user.id)
-        tree, planted = await trees.forest_trees(db_session, current_user.id, balance.balance_g)
-        owned = await balls.forest_balls(db_session, current_user.id, now)
-        ripe = [ball.remaining_g for ball in owned if balls.ball_state(ball, now) == "ripe"]
-        scene = images.forest_scene(tree, ripe, planted)
-        rendered = await images.cached_png(images.FORESTS, scene, images.render_forest, scene)
-        return png_response(rendered, if_none_match)
+        """The growing tree, the ripe balls with their grams and the paid-for trees (SPEC 6)."""
+        return png_response(await balls.forest_picture(db_session, current_user.id, now), if_none_match)
 
     @post("/balls/{ball_id:str}/collect", status_code=200, responses=problems(409))
     async def collect(

@@ -29,12 +29,33 @@ def period_start(user: User, period: Literal["day", "week", "all"], now: datetim
     return local_time_on(first, time(0), zone)
 
 
+async def collected_g(
+    session: AsyncSession, user_ids: list[str], now: datetime, starts_at: datetime | None = None
+) -> dict[str, int]:
+    """Grams each user collected plus stole from `starts_at` (or ever) to `now`: credits to their
+    balance or debt (`owed`, when a collection repaid it) of kind collect or steal. A user with
+    none is left out."""
+    conditions = [
+        col(LedgerEntry.kind).in_(COUNTED_KINDS),
+        col(LedgerEntry.account).in_(COUNTED_ACCOUNTS),
+        col(LedgerEntry.user_id).in_(user_ids),
+        col(LedgerEntry.created_at) <= now,
+    ]
+    if starts_at is not None:
+        conditions.append(col(LedgerEntry.created_at) >= starts_at)
+    rows = await session.execute(
+        select(col(LedgerEntry.user_id), func.sum(col(LedgerEntry.amount_g)))
+        .where(*conditions)
+        .group_by(col(LedgerEntry.user_id))
+    )
+    return {str(user_id): int(grams or 0) for user_id, grams in rows.all()}
+
+
 async def leaderboard(
     session: AsyncSession, user: User, period: Literal["day", "week", "all"], now: datetime
 ) -> Leaderboard:
-    """The user and their friends by grams collected plus stolen in the period, from the ledger:
-    credits to their balance or debt (`owed`, when a collection repaid it) of kind collect or
-    steal. Equal totals share a rank (1, 2, 2, 4); within a tie, by handle."""
+    """The user and their friends by grams collected plus stolen in the period (`collected_g`).
+    Equal totals share a rank (1, 2, 2, 4); within a tie, by handle."""
     starts_at = period_start(user, period, now)
     friend_ids = select(col(Friendship.friend_id)).where(col(Friendship.user_id) == user.id)
     members = (
@@ -44,27 +65,11 @@ async def leaderboard(
             )
         )
     ).all()
-    conditions = [
-        col(LedgerEntry.kind).in_(COUNTED_KINDS),
-        col(LedgerEntry.account).in_(COUNTED_ACCOUNTS),
-        col(LedgerEntry.user_id).in_([m.id for m in members]),
-        col(LedgerEntry.created_at) <= now,
-    ]
-    if starts_at is not None:
-        conditions.append(col(LedgerEntry.created_at) >= starts_at)
-    totals = dict(
-        (
-            await session.execute(
-                select(col(LedgerEntry.user_id), func.sum(col(LedgerEntry.amount_g)))
-                .where(*conditions)
-                .group_by(col(LedgerEntry.user_id))
-            )
-        ).all()
-    )
-    ordered = sorted(members, key=lambda m: (-int(totals.get(m.id) or 0), m.handle or ""))
+    totals = await collected_g(session, [m.id for m in members], now, starts_at)
+    ordered = sorted(members, key=lambda m: (-totals.get(m.id, 0), m.handle or ""))
     items: list[LeaderboardItem] = []
     for position, member in enumerate(ordered, start=1):
-        grams = int(totals.get(member.id) or 0)
+        grams = totals.get(member.id, 0)
         rank = items[-1].rank if items and items[-1].collected_g == grams else position
         items.append(
             LeaderboardItem(rank=rank, handle=member.handle or "", display_name=member.display_name, collected_g=grams)

@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from server.catalog.models import Project
 from server.energy.models import ActionRecord
-from server.ledger.models import Account, LedgerEntry
+from server.ledger.models import Account, Ball, LedgerEntry, TransactionKind
 from server.trees.models import Tree, TreeStatus
 from server.users.models import User
 
@@ -61,3 +61,22 @@ async def trees_planted_by_project(session: AsyncSession, *, active_only: bool =
         query = query.where(col(Project.status) == "active")
     rows = await session.execute(query)
     return [{"id": p_id, "name": name, "trees_planted": int(count)} for p_id, name, count in rows]
+
+
+async def co2_avoided_by(session: AsyncSession, user_id: str) -> int:
+    """One user's share of `co2_avoided_g`: the energy issued for their actions net of voids
+    (1 g of energy is 1 g CO2e avoided, SPEC 1). An award or a void books `issued` against the
+    user's own legs (their ball, balance and debt), except what a void takes back from an expired
+    ball, which sits on the `expired` leg of that ball; both are read through the user's indexes,
+    so the sum matches what `issued` moved for them without scanning every transaction."""
+    own_legs = select(func.coalesce(func.sum(col(LedgerEntry.amount_g)), 0)).where(
+        col(LedgerEntry.user_id) == user_id,
+        col(LedgerEntry.kind).in_([TransactionKind.AWARD.value, TransactionKind.VOID.value]),
+        col(LedgerEntry.account).in_([Account.BALL.value, Account.BALANCE.value, Account.OWED.value]),
+    )
+    from_expired = select(func.coalesce(func.sum(col(LedgerEntry.amount_g)), 0)).where(
+        col(LedgerEntry.kind) == TransactionKind.VOID.value,
+        col(LedgerEntry.account) == Account.EXPIRED.value,
+        col(LedgerEntry.ball_id).in_(select(col(Ball.id)).where(col(Ball.user_id) == user_id)),
+    )
+    return int((await session.execute(own_legs)).scalar_one()) + int((await session.execute(from_expired)).scalar_one())

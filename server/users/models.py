@@ -23,6 +23,8 @@ class User(SQLModel, table=True):
     pending_timezone_at: datetime | None = None
     timezone_changed_at: datetime | None = None
     allow_steal: bool = True
+    # Shows the page /u/{handle} to anyone (SPEC 12.2); off until the user turns it on.
+    public_profile: bool = False
     # `en` or `zh-Hans` (server/i18n.py): mail, notifications and pages speak it.
     language: str = Field(default="en", max_length=8)
     # The address last given (shown as `email`), and the verified one, lowercased: password resets

@@ -94,6 +94,7 @@ class UpdateMeRequest(PatchModel):
     timezone: TimeZone | None = None
     allow_steal: StrictBool | None = None
     language: Language | None = None
+    public_profile: StrictBool | None = Field(default=None, description="Show the public page /u/{handle}")
 
 
 class UserPublic(SQLModel):
@@ -102,6 +103,7 @@ class UserPublic(SQLModel):
     display_name: str
     timezone: str
     allow_steal: bool
+    public_profile: bool = False
     language: str
     email: str | None = None
     email_verified: bool = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,7 +18,7 @@ from server.ledger import service as ledger
 from server.settings import Settings
 from server.throttle import Throttle
 from server.users.models import RefreshToken, User
-from server.users.schemas import AdminUserPublic, RegisterRequest, Tokens, UpdateMeRequest, UserPublic
+from server.users.schemas import HANDLE_PATTERN, AdminUserPublic, RegisterRequest, Tokens, UpdateMeRequest, UserPublic
 from server.users.security import (
     Passwords,
     account_suspended,
@@ -42,6 +43,7 @@ def to_public(user: User, now: datetime) -> UserPublic:
         display_name=user.display_name,
         timezone=effective_timezone(user, now),
         allow_steal=user.allow_steal,
+        public_profile=user.public_profile,
         language=user.language,
         email=user.email,
         email_verified=user.email is not None and user.verified_email == user.email.lower(),
@@ -197,6 +199,8 @@ async def update_me(
         user.allow_steal = data.allow_steal
     if data.language is not None:
         user.language = data.language
+    if data.public_profile is not None:
+        user.public_profile = data.public_profile
     if data.timezone is not None and data.timezone != effective_timezone(user, now):
         _schedule_timezone_change(settings, user, data.timezone, now)
     session.add(user)
@@ -246,6 +250,7 @@ async def delete_me(session: AsyncSession, user: User, now: datetime) -> None:
     user.display_name = DELETED_DISPLAY_NAME
     user.password_hash = None
     user.allow_steal = False
+    user.public_profile = False
     user.email = None
     user.verified_email = None
     user.deleted_at = now
@@ -278,6 +283,27 @@ async def set_suspension(session: AsyncSession, user_id: str, reason: str | None
         session.add(user)
         await session.flush()
     await session.refresh(user)
+    return user
+
+
+async def public_profile_owner(session: AsyncSession, handle: str) -> User:
+    """The user whose page `/u/{handle}` is (SPEC 12.2): only one who turned `public_profile` on and
+    is neither suspended nor deleted. Every other case is the same 404 as an unknown handle, so the
+    page tells nobody whether a handle exists."""
+    user = None
+    if re.fullmatch(HANDLE_PATTERN, handle):
+        user = (
+            await session.execute(
+                select(User).where(
+                    col(User.handle) == handle.lower(),
+                    col(User.public_profile).is_(True),
+                    col(User.suspended_at).is_(None),
+                    col(User.deleted_at).is_(None),
+                )
+            )
+        ).scalar_one_or_none()
+    if user is None:
+        raise NotFound("No public profile has that handle.", problem="user-not-found")
     return user
 
 

@@ -14,7 +14,8 @@ async def test_health_ready_and_metrics(api: Api) -> None:
     ready = await api.client.get("/ready")
     assert ready.status_code == 200 and ready.json()["status"] == "ready"
     await api.client.get("/v1/catalog/actions")
-    metrics = await api.client.get("/metrics")
+    assert (await api.client.get("/metrics")).status_code == 401  # not public
+    metrics = await api.client.get("/metrics", headers=api.operator)
     assert metrics.status_code == 200
     assert "canopy_requests_total" in metrics.text and "/v1/catalog/actions" in metrics.text
 
