@@ -23,7 +23,7 @@ from litestar.params import BodyKwarg, FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import TYPE_PREFIX, DomainError, Forbidden
+from server.errors import TYPE_PREFIX, BadRequest, DomainError, Forbidden
 from server.memory import MemoryBudget
 from server.pagination import Cursor
 from server.planting import ngos, orders, photo_store, planting_rows, plantings, uploads
@@ -49,13 +49,13 @@ PAGE_SIZE = 25
 PHOTOS_PER_FORM = 20
 ROW_FORM_TREES = 25  # open trees offered in the order's planting form; more go by CSV
 REASON_MAX = 500
+TREE_ID_MAX = 64
 _FORM_TEXT = 64 * 1024
 PHOTO_FORM_LIMIT = PHOTOS_PER_FORM * (10 * 1024 * 1024 + 16 * 1024) + _FORM_TEXT
 CSV_FORM_LIMIT = MAX_CSV_BYTES + _FORM_TEXT
 
-OrderStatusFilter = Annotated[
-    Literal["issued", "acknowledged", "completed"] | None, QueryParameter(description="issued|acknowledged|completed")
-]
+OrderStatusFilter = Annotated[str | None, QueryParameter(max_length=20)]
+"""One of OrderStatus (checked in the handler, so a status added to the enum is a filter at once)."""
 DeliveryStatusFilter = Annotated[
     Literal["pending", "delivered", "failed"] | None, QueryParameter(description="pending|delivered|failed")
 ]
@@ -123,6 +123,9 @@ class NgoPortalController(Controller):
         cursor: Cursor = None,
     ) -> Template:
         ngo_id = _ngo_id(member)
+        statuses = [s.value for s in OrderStatus]
+        if status is not None and status not in statuses:
+            raise BadRequest("Unknown order status.", problem="validation")
         items, next_cursor = await orders.ngo_orders_overdue_first(
             db_session, ngo_id, status=status, cursor=cursor, limit=PAGE_SIZE
         )
@@ -130,8 +133,8 @@ class NgoPortalController(Controller):
         context = {
             "orders": items,
             "counts": counts,
-            "total": sum(counts.get(s, 0) for s in OrderStatus),
-            "statuses": [s.value for s in OrderStatus],
+            "total": sum(counts.get(name, 0) for name in statuses),
+            "statuses": statuses,
             "status": status,
             "next_cursor": next_cursor,
         }
@@ -179,11 +182,13 @@ class NgoPortalController(Controller):
         errors: dict[str, str] = {}
         if not form["tree_id"]:
             errors["tree_id"] = "choose-tree"
+        elif len(form["tree_id"]) > TREE_ID_MAX:  # no tree has such an id
+            errors["tree_id"] = "tree-not-in-order"
         if reason_error := _reason_error(form["reason"]):
             errors["reason"] = reason_error
         status = 422
         if not errors:
-            item = RejectionIn(tree_id=form["tree_id"][:64], reason=form["reason"])
+            item = RejectionIn(tree_id=form["tree_id"], reason=form["reason"])
             (result,) = await plantings.record_rejections(db_session, ngo_id, order_id, [item], settings, now)
             if result.error is None:
                 done = "refunded" if result.refunded else "rejected"
