@@ -37,6 +37,8 @@ from server.forms import ParseMultipartForms
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.mail.controllers import AdminEmailController
+from server.members.controllers import AdminNgoMemberController, AdminPartnerMemberController
+from server.members.sessions import session_store
 from server.memory import MIB, MemoryBudget, return_large_blocks_to_the_system
 from server.notifications.controllers import NotificationController
 from server.openapi import RequestModelSchemaPlugin
@@ -56,6 +58,14 @@ from server.validation import StrictJSONRequest
 from server.web.accounts import ResetPasswordPageController, VerifyEmailPageController
 from server.web.controllers import HomeController, LanguageController, StaticController
 from server.web.errors import with_error_pages
+from server.web.members import (
+    AdminNgoMembersPages,
+    AdminPartnerMembersPages,
+    InviteController,
+    NgoMembersPages,
+    OperatorsPages,
+    PartnerMembersPages,
+)
 from server.web.ngo import NgoPortalController
 from server.web.pages import template_config
 from server.web.public import CertificatePageController, ProfilePageController
@@ -127,6 +137,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         JobsController,
         AdminActionController,
         AdminPartnerController,
+        AdminNgoMemberController,
+        AdminPartnerMemberController,
         GreenCodeController,
         PartnerReportController,
     ]
@@ -145,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         passwords = Passwords(settings)
         signing_key = load_signing_key(settings)
         throttle = Throttle(counter_store(settings, database), settings)
+        member_sessions = session_store(settings, database)
         return_large_blocks_to_the_system()
         photo_memory = MemoryBudget.for_worker(settings.worker_memory_budget_mb * MIB)
         app.state[SERVICES] = AppServices(
@@ -155,6 +168,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             throttle=throttle,
             signing_key=signing_key,
             photo_memory=photo_memory,
+            member_sessions=member_sessions,
         )
         scheduler = start_scheduler(database, clock, settings) if settings.scheduler_enabled else None
         # What is alive now (the app, its routes, the ORM's metadata) lives as long as the app: the
@@ -167,6 +181,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if scheduler is not None:
                 scheduler.shutdown(wait=False)
             await throttle.close()
+            await member_sessions.close()
             await database.dispose()
 
     metrics = PrometheusConfig(app_name="canopy", prefix="canopy", group_path=True, exclude=["/metrics"])
@@ -185,6 +200,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SignInController,
             SignOutController,
             AccountController,
+            InviteController,
+            NgoMembersPages,
+            PartnerMembersPages,
+            AdminNgoMembersPages,
+            AdminPartnerMembersPages,
+            OperatorsPages,
             NgoPortalController,
         ],
         template_config=template_config(),

@@ -57,14 +57,65 @@ def migrate() -> None:
 
 @main.command("seed-demo")
 def seed_demo() -> None:
-    """Insert the demo catalogue (actions, species, an NGO, two projects); safe to repeat."""
+    """Insert the demo catalogue (actions, species, an NGO, two projects); safe to repeat. In
+    development, also a demo partner and an owner invitation for it and for the NGO: their links
+    are printed (a new link each run, until the owner has joined)."""
     from server.catalog.service import seed_demo as seed
+    from server.clock import wall_clock
+    from server.members.demo import seed_demo_members
 
-    async def work(database: Database, clock: Clock, settings: Settings) -> dict[str, int]:
+    async def work(database: Database, clock: Clock, settings: Settings) -> dict[str, Any]:
         async with database.transaction() as session:
-            return await seed(session, await clock.now(session))
+            now = await clock.now(session)
+            created = await seed(session, now)
+        if settings.env == "production":
+            return {"created": created}
+        async with database.transaction() as session:
+            return {"created": created, "invitations": await seed_demo_members(session, settings, wall_clock())}
 
-    _print({"created": _run(work)})
+    _print(_run(work))
+
+
+@main.group()
+def operator() -> None:
+    """The operators, who sign in to the console at /admin/."""
+
+
+@operator.command("invite")
+@click.option("--email", required=True, help="The new operator's email address")
+def operator_invite(email: str) -> None:
+    """Invite an operator and print the invitation link (shown this once; it is mailed too)."""
+    import re
+
+    from server.clock import wall_clock
+    from server.errors import DomainError
+    from server.i18n import DEFAULT_LANGUAGE
+    from server.members import service
+    from server.members.models import MemberRole, OrgKind
+    from server.users.schemas import EMAIL_PATTERN
+
+    if not re.fullmatch(EMAIL_PATTERN, email):
+        raise click.ClickException("--email must be an email address such as ops@example.org")
+
+    async def work(database: Database, clock: Clock, settings: Settings) -> dict[str, Any]:
+        async with database.transaction() as session:
+            invitation = await service.invite(
+                session,
+                settings,
+                org_kind=OrgKind.OPERATOR,
+                org_id=None,
+                email=email,
+                role=MemberRole.OWNER,
+                language=DEFAULT_LANGUAGE,
+                now=wall_clock(),
+            )
+            return {"id": invitation.member.id, "email": invitation.member.email, "invitation_url": invitation.url}
+
+    try:
+        _print(_run(work))
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo("The link works once; it is not shown again (it was mailed too).", err=True)
 
 
 @main.command()

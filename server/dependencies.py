@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar.datastructures import State
@@ -26,6 +27,32 @@ SERVICES = "services"
 
 
 @dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A live portal session as its store keeps it (server/members/sessions.py)."""
+
+    member_id: str
+    member_epoch: int
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
+
+
+class SessionStore(Protocol):
+    """Where portal sessions live: the database or Redis (server/members/sessions.py)."""
+
+    async def start(self, member_id: str, member_epoch: int, now: datetime) -> tuple[str, SessionRecord]:
+        """A new session: the cookie's token (given nowhere else) and the record."""
+
+    async def find(self, token: str, now: datetime) -> SessionRecord | None:
+        """The session of this token if it is live by time; its last-seen time moves on."""
+
+    async def end(self, token: str, now: datetime) -> None:
+        """Sign-out: the token stops working at once, and so does a copy of it replayed later."""
+
+    async def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
 class AppServices:
     """Everything app-wide, built by the lifespan and kept in `app.state` under SERVICES."""
 
@@ -36,6 +63,7 @@ class AppServices:
     throttle: Throttle
     signing_key: Ed25519PrivateKey
     photo_memory: MemoryBudget
+    member_sessions: SessionStore
 
 
 def app_services(state: State) -> AppServices:

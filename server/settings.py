@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # portal sessions (SPEC 12.3): idle time, and the most a session lives however busy
     web_session_idle_s: int = Field(12 * 3600, ge=60)
     web_session_max_age_s: int = Field(7 * 24 * 3600, ge=60)
+    # how long a member's invitation link works (single-use)
+    member_invitation_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    # every operator must turn on the TOTP second factor before reaching anything but /account
+    operator_totp_required: bool = False
 
     # users (SPEC 1)
     timezone_change_min_days: int = 7

@@ -4,7 +4,7 @@ A planting CSV names its photo by id or by the file name of a photo uploaded for
 columns are empty for photos sent through the API.
 
 Revision ID: 0018_ngo_portal_photo_names
-Revises: 0016_public_profile
+Revises: 0017_member_invitations
 Create Date: 2026-12-08 12:00:00+00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018_ngo_portal_photo_names"
-down_revision: str | None = "0016_public_profile"
+down_revision: str | None = "0017_member_invitations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -21,6 +21,7 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 SUBJECTS: dict[str, str] = {
     "verify-email": "Confirm your email address for Canopy",
     "password-reset": "Reset your Canopy password",
+    "member-invitation": "You are invited to Canopy",
 }
 
 

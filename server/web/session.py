@@ -6,6 +6,14 @@ A portal controller names its member with a dependency, e.g.
 a member of another kind of organisation gets the 403 page. A form that changes data is read
 with `read_portal_form()`, which refuses (403 page) a missing or wrong `csrf_token` before
 anything else happens.
+
+The forms posted before there is a session (sign-in, its second factor, accepting an
+invitation) cannot carry a session's token; `check_same_origin()` refuses them when the browser
+says they come from another site (`Origin`, else `Sec-Fetch-Site`), so no other site can sign a
+visitor in to an account of its choosing (login CSRF).
+
+With `CANOPY_OPERATOR_TOTP_REQUIRED`, an operator without the second factor is sent to
+`/account` to turn it on, from every operator page.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from litestar import Request
 from litestar.datastructures import Cookie, State
@@ -22,6 +30,7 @@ from litestar.exceptions import HTTPException
 from litestar.response import Template
 
 from server.clock import wall_clock
+from server.db import session_scope
 from server.dependencies import app_services
 from server.errors import Forbidden
 from server.members import service as members
@@ -45,6 +54,7 @@ class PortalMember:
     org_id: str | None
     role: MemberRole
     csrf_token: str
+    totp_on: bool = False
 
     @property
     def is_owner(self) -> bool:
@@ -59,6 +69,18 @@ class SignInRequired(HTTPException):
     def __init__(self, next_path: str) -> None:
         super().__init__(detail="Sign in to see this page.")
         self.next_path = next_path
+
+    @property
+    def location(self) -> str:
+        return sign_in_location(self.next_path)
+
+
+class SecondFactorSetupRequired(SignInRequired):
+    """Operators must turn on TOTP (CANOPY_OPERATOR_TOTP_REQUIRED): to `/account` until they have."""
+
+    @property
+    def location(self) -> str:
+        return "/account"
 
 
 def session_cookie(token: str, *, secure: bool, max_age: int | None = None) -> Cookie:
@@ -80,8 +102,8 @@ async def signed_in_member(request: Request[Any, Any, Any]) -> PortalMember | No
     if not token or len(token) > 128:
         return None
     services = app_services(request.app.state)
-    async with services.database.transaction() as session:
-        signed_in = await members.live_session(session, token, services.settings, wall_clock())
+    async with session_scope(services.database.read_sessions) as session:
+        signed_in = await members.live_session(session, services.member_sessions, token, wall_clock())
     if signed_in is None:
         return None
     member = signed_in.member
@@ -93,6 +115,7 @@ async def signed_in_member(request: Request[Any, Any, Any]) -> PortalMember | No
         org_id=member.org_id,
         role=MemberRole(member.role),
         csrf_token=signed_in.session.csrf_token,
+        totp_on=member.totp_secret is not None,
     )
 
 
@@ -103,6 +126,8 @@ def _member_of(kind: OrgKind) -> Callable[[State, Request[Any, Any, Any]], Await
             raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         if member.org_kind != kind:
             raise Forbidden("This page belongs to another portal.", problem="wrong-portal")
+        if kind == OrgKind.OPERATOR and not member.totp_on and app_services(state).settings.operator_totp_required:
+            raise SecondFactorSetupRequired("/account")
         return member
 
     return provide
@@ -117,6 +142,34 @@ def require_owner(member: PortalMember) -> None:
     """Keys and members are the owners' to manage (SPEC 12.3)."""
     if not member.is_owner:
         raise Forbidden("Only the organisation's owners can do this.", problem="owners-only")
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
+
+
+def check_same_origin(request: Request[Any, Any, Any]) -> None:
+    """Refuse (403 page) a form posted from another site, before there is a session to carry a
+    CSRF token. `Origin` must name this site (the host the request was sent to, or
+    CANOPY_PUBLIC_BASE_URL). A page served with `Referrer-Policy: no-referrer` (/invite) posts
+    `Origin: null`; then, as without `Origin`, `Sec-Fetch-Site` decides: only `same-origin` (or
+    `none`, typed by the person) passes, and `null` without it is refused. A client that sends
+    neither header (not a browser of these years) has no victim's cookies to ride on, and passes."""
+    refused = Forbidden("This form was sent from another site.", problem="csrf-invalid")
+    origin = request.headers.get("origin")
+    fetch_site = request.headers.get("sec-fetch-site")
+    if origin is not None and origin != "null":
+        own = {request.headers.get("host", "").lower()}
+        own.add(_origin(app_services(request.app.state).settings.public_base_url)[1])
+        scheme, host = _origin(origin)
+        if scheme not in ("http", "https") or host not in own:
+            raise refused
+    elif fetch_site is not None:
+        if fetch_site not in ("same-origin", "none"):
+            raise refused
+    elif origin == "null":
+        raise refused
 
 
 def check_csrf(member: PortalMember, submitted: str | None) -> None:

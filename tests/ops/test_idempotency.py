@@ -205,7 +205,8 @@ async def test_a_replayed_login_or_refresh_never_hands_back_a_revoked_token(api:
         assert replay.status_code == 409 and replay.json()["type"].endswith(":idempotency-not-replayable")
 
 
-CREDENTIAL_FIELD = re.compile(r"token|secret|key", re.IGNORECASE)
+# `invitation_url` carries an invitation token (SPEC 12.4: shown once).
+CREDENTIAL_FIELD = re.compile(r"token|secret|key|invitation_url", re.IGNORECASE)
 
 
 def _field_names(schema: Any, components: dict[str, Any], seen: frozenset[str] = frozenset()) -> set[str]:
