@@ -67,6 +67,7 @@ from server.web.members import (
     OperatorsPages,
     PartnerMembersPages,
 )
+from server.web.ngo import NgoPortalController
 from server.web.pages import template_config
 from server.web.public import CertificatePageController, ProfilePageController
 from server.web.session import SignInRequired
@@ -207,6 +208,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AdminPartnerMembersPages,
             OperatorsPages,
             *CONSOLE_PAGES,
+            NgoPortalController,
         ],
         template_config=template_config(),
         dependencies={

@@ -11,7 +11,6 @@ import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-import anyio
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State, UploadFile
@@ -22,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.auth import OperatorController, bearer_token
 from server.dependencies import app_services
-from server.errors import BadRequest, DomainError, Forbidden, Unauthorized, Unprocessable, problems
+from server.errors import BadRequest, Forbidden, Unauthorized, problems
 from server.memory import MemoryBudget
 from server.openapi import documented_body
 from server.pagination import Cursor, Limit, Page
-from server.planting import ngos, orders, photo_store, photos, plantings
+from server.planting import ngos, orders, photo_store, plantings, uploads
 from server.planting.models import Ngo
 from server.planting.schemas import (
     CancelRequest,
@@ -185,22 +184,8 @@ class NgoController(Controller):
             )
         if not isinstance(upload, UploadFile):
             raise BadRequest("Send the image as one file part named `file`.", problem="photo-missing")
-        raw = await upload.read(settings.photo_max_bytes + 1)
-        if len(raw) > settings.photo_max_bytes:
-            raise DomainError(
-                f"A photo may be at most {settings.photo_max_bytes:,} bytes.", problem="payload-too-large", status=413
-            )
-        max_pixels, thumbnail_px = settings.photo_max_pixels, settings.photo_thumbnail_px
-        decode = await anyio.to_thread.run_sync(
-            lambda: photos.open_photo(raw, max_pixels=max_pixels, thumbnail_px=thumbnail_px)
-        )
-        if not photo_memory.fits(decode.memory_bytes):
-            raise Unprocessable(
-                "Decoding this photo would take more memory than the server allows one photo.",
-                problem="photo-too-large",
-            )
-        async with photo_memory.reserve(decode.memory_bytes):
-            processed = await anyio.to_thread.run_sync(decode.run)
+        raw = await uploads.read_photo(upload, settings)
+        processed = await uploads.process_photo(raw, settings, photo_memory)
         return await photo_store.save_photo(db_session, current_ngo.id, processed, settings, now)
 
 

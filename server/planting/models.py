@@ -72,7 +72,7 @@ class Photo(SQLModel, table=True):
     """An uploaded planting photo: only its re-encoded thumbnail is kept (no metadata survives)."""
 
     __tablename__ = "photos"
-    __table_args__ = (Index("ix_photos_ngo_id_id", "ngo_id", "id"),)
+    __table_args__ = (Index("ix_photos_ngo_id_id", "ngo_id", "id"), Index("ix_photos_order_id", "order_id"))
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
     ngo_id: str = Field(foreign_key="ngos.id", max_length=36)
@@ -82,6 +82,10 @@ class Photo(SQLModel, table=True):
     phash: str = Field(max_length=16)  # 64-bit perceptual hash, 16 hex characters
     thumbnail: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     tree_id: str | None = Field(default=None, foreign_key="trees.id", unique=True, max_length=36)
+    # Uploaded in the NGO portal for an order: a planting CSV may name the photo by its file name.
+    # No foreign key: it only narrows that lookup (and SQLite drops such a column only by a rebuild).
+    order_id: str | None = Field(default=None, max_length=36)
+    file_name: str | None = Field(default=None, max_length=255)
     created_at: datetime
 
 

@@ -12,10 +12,21 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from server.catalog.models import Project
+from server.catalog.seasons import current_window
+from server.catalog.service import ordered_in_window
 from server.crypto import SecretBox, hash_api_key, new_secret
 from server.errors import Conflict, NotFound
-from server.planting.models import Ngo, NgoKey
-from server.planting.schemas import NgoCreate, NgoKeyCreated, NgoKeyPublic, NgoPublic, NgoSummary, NgoUpdate
+from server.planting.models import Ngo, NgoKey, Planting, PlantingOrder
+from server.planting.schemas import (
+    NgoCreate,
+    NgoKeyCreated,
+    NgoKeyPublic,
+    NgoProject,
+    NgoPublic,
+    NgoSummary,
+    NgoUpdate,
+)
 from server.settings import Settings
 from server.webhooks.urls import check_webhook_url
 
@@ -132,3 +143,40 @@ async def authenticate(session: AsyncSession, api_key: str) -> Ngo | None:
             .where(col(NgoKey.key_hash) == hash_api_key(api_key), col(NgoKey.revoked_at).is_(None))
         )
     ).scalar_one_or_none()
+
+
+async def ngo_projects(session: AsyncSession, ngo_id: str, now: datetime) -> list[NgoProject]:
+    """The NGO's projects for its portal: the season window of today, the capacity it has left
+    (counted as the batching job counts it, SPEC 8.1) and the trees planted in all."""
+    projects = list(
+        (await session.execute(select(Project).where(col(Project.ngo_id) == ngo_id).order_by(col(Project.name))))
+        .scalars()
+        .all()
+    )
+    rows = await session.execute(
+        select(col(PlantingOrder.project_id), func.count(col(Planting.tree_id)))
+        .join(Planting, col(Planting.order_id) == col(PlantingOrder.id))
+        .where(col(PlantingOrder.ngo_id) == ngo_id)
+        .group_by(col(PlantingOrder.project_id))
+    )
+    planted = {project_id: int(count) for project_id, count in rows}
+    result = []
+    for project in projects:
+        window = current_window(project.seasons, now.date())
+        remaining = None
+        if window is not None:
+            remaining = max(0, project.capacity_per_season - await ordered_in_window(session, project.id, *window))
+        result.append(
+            NgoProject(
+                id=project.id,
+                name=project.name,
+                region=project.region,
+                status=project.status,
+                capacity_per_season=project.capacity_per_season,
+                season_start=window[0] if window else None,
+                season_end=window[1] if window else None,
+                remaining_capacity=remaining,
+                trees_planted=planted.get(project.id, 0),
+            )
+        )
+    return result

@@ -9,15 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.catalog.models import Project, Species
-from server.errors import Conflict, NotFound
-from server.pagination import newest_first, page_of
+from server.errors import BadRequest, Conflict, NotFound
+from server.i18n import Language
+from server.pagination import decode_cursor, newest_first, page_of
 from server.planting.models import OPEN_ORDER_STATUSES, Ngo, OrderStatus, PlantingOrder
-from server.planting.schemas import OrderProject, OrderPublic, OrderSummary, OrderTree
+from server.planting.schemas import OrderProject, OrderPublic, OrderSummary, OrderTree, OrderTreeDetail
 from server.trees import service as trees
 from server.trees.models import Tree, TreeStatus
 from server.webhooks import service as webhooks
@@ -189,3 +190,73 @@ async def overdue_orders(session: AsyncSession, limit: int) -> list[OrderSummary
         .limit(limit)
     )
     return [await order_summary(session, order) for order in rows.scalars()]
+
+
+def _needs_attention() -> Any:
+    """1 for an open order past its acknowledgement deadline: listed first in the portal."""
+    return case((col(PlantingOrder.overdue) & col(PlantingOrder.status).in_(OPEN_ORDER_STATUSES), 1), else_=0)
+
+
+async def ngo_orders_overdue_first(
+    session: AsyncSession, ngo_id: str, *, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[OrderSummary], str | None]:
+    """The NGO's orders for its portal: overdue ones first, then newest first; a cursor of its own
+    (`<1 or 0>.<last id>`), opaque like the API's."""
+    attention = _needs_attention()
+    query: Select[Any] = select(PlantingOrder, attention).where(col(PlantingOrder.ngo_id) == ngo_id)
+    if status is not None:
+        query = query.where(col(PlantingOrder.status) == status)
+    if cursor:
+        flag, _, last_id = decode_cursor(cursor).partition(".")
+        if flag not in ("0", "1") or not last_id:
+            raise BadRequest("The cursor is not valid.", problem="bad-cursor")
+        query = query.where((attention < int(flag)) | ((attention == int(flag)) & (col(PlantingOrder.id) < last_id)))
+    rows = (
+        await session.execute(query.order_by(attention.desc(), col(PlantingOrder.id).desc()).limit(limit + 1))
+    ).all()
+    page, next_cursor = page_of(rows, limit, id_of=lambda row: f"{row[1]}.{row[0].id}")
+    return [await order_summary(session, order) for order, _ in page], next_cursor
+
+
+async def ngo_order_counts(session: AsyncSession, ngo_id: str) -> dict[str, int]:
+    """The NGO's orders by status, and `overdue`: those past their deadline and not completed."""
+    rows = await session.execute(
+        select(col(PlantingOrder.status), func.count(), func.sum(_needs_attention()))
+        .where(col(PlantingOrder.ngo_id) == ngo_id)
+        .group_by(col(PlantingOrder.status))
+    )
+    counts = {"overdue": 0}
+    for status, count, overdue in rows:
+        counts[status] = int(count)
+        counts["overdue"] += int(overdue or 0)
+    return counts
+
+
+async def order_trees(session: AsyncSession, order: PlantingOrder, language: Language) -> list[OrderTreeDetail]:
+    """An order's trees for its page: species in `language`, status, and the certificate once planted."""
+    rows = await session.execute(
+        select(Tree, Species)
+        .join(Species, col(Species.id) == col(Tree.species_id))
+        .where(col(Tree.order_id) == order.id)
+        .order_by(col(Tree.queued_at), col(Tree.id))
+    )
+    return [
+        OrderTreeDetail(
+            id=tree.id,
+            species=species.common_name_in(language),
+            status=tree.status,
+            planted_at=tree.planted_at,
+            certificate_number=tree.certificate_number,
+        )
+        for tree, species in rows
+    ]
+
+
+async def open_tree_ids(session: AsyncSession, order: PlantingOrder) -> list[str]:
+    """The order's trees still to plant or reject (`ordered`), in the order's own order."""
+    rows = await session.execute(
+        select(col(Tree.id))
+        .where(col(Tree.order_id) == order.id, col(Tree.status) == TreeStatus.ORDERED)
+        .order_by(col(Tree.queued_at), col(Tree.id))
+    )
+    return list(rows.scalars())

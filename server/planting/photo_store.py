@@ -15,7 +15,7 @@ from sqlmodel import col
 from server.errors import Conflict, NotFound
 from server.planting.models import Photo, PhotoHashBand
 from server.planting.photos import ProcessedPhoto, bands, hamming
-from server.planting.schemas import PhotoPublic
+from server.planting.schemas import OrderPhoto, PhotoPublic
 from server.settings import Settings
 
 
@@ -39,8 +39,16 @@ async def near_duplicate_used(
 
 
 async def save_photo(
-    session: AsyncSession, ngo_id: str, photo: ProcessedPhoto, settings: Settings, now: datetime
+    session: AsyncSession,
+    ngo_id: str,
+    photo: ProcessedPhoto,
+    settings: Settings,
+    now: datetime,
+    *,
+    order_id: str | None = None,
+    file_name: str | None = None,
 ) -> PhotoPublic:
+    """Keep a judged photo; the portal also records the order it was uploaded for and its file name."""
     if await near_duplicate_used(session, photo.phash, settings.photo_hash_max_distance):
         raise Conflict("This photo is (nearly) the same as one already used for another tree.", problem="photo-reused")
     row = Photo(
@@ -50,6 +58,8 @@ async def save_photo(
         height=photo.height,
         phash=photo.phash,
         thumbnail=photo.thumbnail,
+        order_id=order_id,
+        file_name=file_name,
         created_at=now,
     )
     session.add(row)
@@ -57,8 +67,50 @@ async def save_photo(
     return PhotoPublic(photo_id=row.id, sha256=row.sha256, width=row.width, height=row.height)
 
 
-async def thumbnail(session: AsyncSession, photo_id: str) -> bytes:
-    data = (await session.execute(select(col(Photo.thumbnail)).where(col(Photo.id) == photo_id))).scalar()
+async def thumbnail(session: AsyncSession, photo_id: str, *, ngo_id: str | None = None) -> bytes:
+    """A photo's thumbnail; with `ngo_id`, only that NGO's (the portal's view: another's is not found)."""
+    query = select(col(Photo.thumbnail)).where(col(Photo.id) == photo_id)
+    if ngo_id is not None:
+        query = query.where(col(Photo.ngo_id) == ngo_id)
+    data = (await session.execute(query)).scalar()
     if data is None:
         raise NotFound("No such photo.", problem="photo-not-found")
     return data
+
+
+async def order_photos(session: AsyncSession, ngo_id: str, order_id: str) -> list[OrderPhoto]:
+    """The photos uploaded in the portal for one of the NGO's orders, newest first."""
+    rows = await session.execute(
+        select(col(Photo.id), col(Photo.file_name), col(Photo.width), col(Photo.height), col(Photo.tree_id))
+        .where(col(Photo.ngo_id) == ngo_id, col(Photo.order_id) == order_id)
+        .order_by(col(Photo.id).desc())
+    )
+    return [
+        OrderPhoto(id=row.id, file_name=row.file_name, width=row.width, height=row.height, tree_id=row.tree_id)
+        for row in rows
+    ]
+
+
+async def resolve_photo_refs(session: AsyncSession, ngo_id: str, order_id: str, refs: set[str]) -> dict[str, str]:
+    """Photo ids for what a planting row names as its photo: the id of one of the NGO's photos, or
+    the file name (any case) of a photo uploaded for this order, the newest if several share it.
+    A reference that names neither is left out (the planting then refuses it as an unknown photo)."""
+    if not refs:
+        return {}
+    ids = await session.execute(select(col(Photo.id)).where(col(Photo.ngo_id) == ngo_id, col(Photo.id).in_(refs)))
+    found = {photo_id: photo_id for photo_id in ids.scalars()}
+    by_name: dict[str, list[str]] = {}
+    for ref in refs - set(found):
+        by_name.setdefault(ref.casefold(), []).append(ref)
+    if by_name:
+        # Matched here, not in SQL: the databases fold case differently beyond ASCII. An order's
+        # photos are a few hundred names.
+        named = await session.execute(
+            select(col(Photo.id), col(Photo.file_name))
+            .where(col(Photo.ngo_id) == ngo_id, col(Photo.order_id) == order_id, col(Photo.file_name).is_not(None))
+            .order_by(col(Photo.id))
+        )
+        for photo_id, name in named:  # oldest first: the newest of a name is written last
+            for ref in by_name.get((name or "").casefold(), ()):
+                found[ref] = photo_id
+    return found

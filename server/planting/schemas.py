@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BeforeValidator, Field
@@ -64,6 +64,20 @@ class NgoKeyPublic(SQLModel):
     revoked_at: datetime | None
 
 
+class NgoProject(SQLModel):
+    """A project on the NGO portal: today's season window (None out of season) and what is left of it."""
+
+    id: str
+    name: str
+    region: str
+    status: str
+    capacity_per_season: int
+    season_start: date | None
+    season_end: date | None
+    remaining_capacity: int | None
+    trees_planted: int
+
+
 class OrderProject(SQLModel):
     id: str
     name: str
@@ -73,6 +87,16 @@ class OrderTree(SQLModel):
     id: str
     species: str
     status: str
+
+
+class OrderTreeDetail(SQLModel):
+    """A tree on its order's page in the NGO portal."""
+
+    id: str
+    species: str
+    status: str
+    planted_at: datetime | None
+    certificate_number: str | None
 
 
 class OrderSummary(SQLModel):
@@ -100,6 +124,16 @@ class PhotoPublic(SQLModel):
     sha256: str
     width: int
     height: int
+
+
+class OrderPhoto(SQLModel):
+    """A photo uploaded in the portal for an order (its page lists them)."""
+
+    id: str
+    file_name: str | None
+    width: int
+    height: int
+    tree_id: str | None
 
 
 def _iso_string(value: Any) -> Any:
