@@ -37,6 +37,7 @@ from server.notifications.models import Device, Notification, NotificationSettin
 from server.settings import Settings
 from server.users.models import User
 from server.users.timezones import local_time_on, user_zone
+from server.webhooks.outbound import outbound_client
 from server.webhooks.schedule import attempt_outcome
 from server.webhooks.urls import check_webhook_url
 
@@ -282,7 +283,8 @@ async def _push(
         return
     budget = settings.notification_batch_size
     gate = asyncio.Semaphore(PARALLEL_SENDS)
-    async with httpx.AsyncClient(timeout=settings.push_relay_timeout_s, follow_redirects=False) as client:
+    client = outbound_client(timeout=settings.push_relay_timeout_s, allow_private=settings.webhook_allow_private)
+    async with client:
 
         async def attempt(row: Any, device: tuple[str, str] | None, now: datetime) -> tuple[Any, str | int | None]:
             if device is None:  # removed since it was queued

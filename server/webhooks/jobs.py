@@ -27,6 +27,7 @@ from server.partners.models import Partner
 from server.planting.models import Ngo
 from server.settings import Settings
 from server.webhooks.models import WebhookDelivery
+from server.webhooks.outbound import outbound_client
 from server.webhooks.schedule import attempt_outcome
 
 LEASE = timedelta(minutes=5)
@@ -160,7 +161,8 @@ async def deliver_webhooks(database: Database, clock: Clock, settings: Settings)
     box = SecretBox(settings)
     counts = {"delivered": 0, "retrying": 0, "failed": 0}
     run_started: datetime | None = None
-    async with httpx.AsyncClient(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
+    client = outbound_client(timeout=settings.webhook_timeout_s, allow_private=settings.webhook_allow_private)
+    async with client:
         while True:
             now, claimed, receivers = await _claim(database, clock, run_started)
             run_started = run_started or now

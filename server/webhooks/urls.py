@@ -11,7 +11,8 @@ from server.errors import Unprocessable
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata"})
 
 
-def _forbidden(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def is_forbidden_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Inside our network, or a cloud metadata address: never called on a receiver's behalf."""
     return (
         address.is_loopback
         or address.is_private
@@ -51,6 +52,6 @@ def check_webhook_url(url: str, *, allow_private: bool) -> str:
     except (socket.gaierror, UnicodeError) as exc:
         raise Unprocessable("The webhook URL's host does not resolve.", problem="webhook-url") from exc
     for raw in addresses:
-        if _forbidden(ipaddress.ip_address(raw.split("%")[0])):
+        if is_forbidden_address(ipaddress.ip_address(raw.split("%")[0])):
             raise Unprocessable("The webhook URL must not point inside the network.", problem="webhook-url")
     return url

@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from server.webhooks.outbound import AddressRefused, checked_address
 from tests.api import Api
 from tests.planting.helpers import create_ngo, create_project, funded_user, queue_trees
 
@@ -115,6 +116,31 @@ async def test_two_delivery_runs_at_once_send_each_event_once(api: Api, receiver
     results = await asyncio.gather(*(api.run_job("deliver-webhooks") for _ in range(4)))
     assert sum(r["delivered"] for r in results) == 1
     assert len(receiver.received) == 1
+
+
+@pytest.mark.settings(order_min_trees=1)
+async def test_a_receiver_whose_host_now_resolves_inside_the_network_is_not_called(
+    api: Api, receiver: Receiver
+) -> None:
+    """The URL passed its check when it was set; at delivery the address is checked again."""
+    await order_issued_event(api, receiver)
+    api.settings.webhook_allow_private = False  # from now on, as in production
+    counts = await api.run_job("deliver-webhooks")
+    assert counts["retrying"] == 1 and counts["delivered"] == 0
+    assert receiver.received == []
+    listed = await api.client.get("/v1/admin/webhook-deliveries", params={"status": "pending"}, headers=api.operator)
+    [delivery] = listed.json()["items"]
+    assert "inside the network" in delivery["last_error"]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "10.1.2.3", "169.254.169.254", "::1"])
+async def test_an_outbound_connection_refuses_addresses_inside_the_network(host: str) -> None:
+    with pytest.raises(AddressRefused):
+        await checked_address(host, 443)
+
+
+async def test_an_outbound_connection_goes_to_the_address_it_checked() -> None:
+    assert await checked_address("8.8.8.8", 443) == "8.8.8.8"
 
 
 async def test_webhook_urls_must_be_public_https(settings) -> None:
