@@ -10,7 +10,6 @@ from litestar import Litestar, MediaType, Response, Router
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.routes import HTTPRoute
@@ -72,6 +71,7 @@ from server.web.pages import template_config
 from server.web.public import CertificatePageController, ProfilePageController
 from server.web.session import SignInRequired
 from server.web.signin import AccountController, SignInController, SignOutController, sign_in_redirect
+from server.web.static import offline_swagger_ui
 from server.webhooks.controllers import AdminWebhookController
 
 VERSION = "0.1.0"
@@ -237,7 +237,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "as a JSON integer: 128, never 128.0 (a float is refused where an integer belongs)."
             ),
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), ScalarRenderPlugin(path="/scalar")],
+            render_plugins=[offline_swagger_ui()],
             components=Components(security_schemes=SECURITY_SCHEMES),
         ),
     )

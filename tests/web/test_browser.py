@@ -91,3 +91,27 @@ def test_the_switcher_works_by_click(browser: Browser, base: str) -> None:
     page.wait_for_url(base + "/no-such-page?x=1")
     assert page.locator("html").get_attribute("lang") == "en"
     context.close()
+
+
+def test_the_api_reference_renders_without_the_internet(browser: Browser, base: str) -> None:
+    """`/schema` is Swagger UI from Canopy's own /static/: with every other host unreachable, it
+    still lists the operations."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    elsewhere: list[str] = []
+
+    def only_canopy(route: Any) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_canopy)
+    page = context.new_page()
+    page.goto(f"{base}/schema")
+    page.locator(".opblock-summary-path", has_text="/v1/me/forest").first.wait_for()
+    assert page.locator(".opblock").count() > 50
+    assert elsewhere == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "api-reference-1280.png")
+    context.close()
