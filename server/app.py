@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             gc.unfreeze()  # an app that stops (tests start hundreds) leaves its cycles collectable
             if scheduler is not None:
-                scheduler.shutdown(wait=False)
+                await scheduler.stop()
             await throttle.close()
             await member_sessions.close()
             await database.dispose()

@@ -137,6 +137,9 @@ def serve(host: str, port: int, workers: int) -> None:
         workers=workers,
         log_level="info",
         proxy_headers=False,
+        # uvicorn's supervisor kills a worker that has not answered its health check in 5 s; on a
+        # busy machine a worker still importing the app took longer and was killed again and again.
+        timeout_worker_healthcheck=30,
     )
 
 

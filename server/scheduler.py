@@ -6,6 +6,7 @@ claims its rows in the database (guarded UPDATEs / SKIP LOCKED) and a second run
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -67,17 +68,44 @@ async def run_job(name: str, database: Database, clock: Clock, settings: Setting
     return {"job": name, **counts}
 
 
-def start_scheduler(database: Database, clock: Clock, settings: Settings) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone="UTC")
-    for name, seconds in job_intervals(settings).items():
+class Scheduler:
+    """APScheduler's ticks, and the jobs running now, so that a stopping process lets them finish:
+    a job cut short rolls back and the next run redoes it, but it should not have to."""
 
-        async def tick(job_name: str = name) -> None:
-            try:
-                counts = await run_job(job_name, database, clock, settings)
-                logger.info("job %s: %s", job_name, counts)
-            except Exception:
-                logger.exception("job %s failed; the next tick retries", job_name)
+    SHUTDOWN_GRACE_S = 10
 
-        scheduler.add_job(tick, "interval", seconds=seconds, id=name, name=name, max_instances=1, coalesce=True)
+    def __init__(self, database: Database, clock: Clock, settings: Settings) -> None:
+        self._ticks = AsyncIOScheduler(timezone="UTC")
+        self._running: set[asyncio.Task[None]] = set()
+        for name, seconds in job_intervals(settings).items():
+
+            async def tick(job_name: str = name) -> None:
+                task = asyncio.current_task()
+                assert task is not None
+                self._running.add(task)
+                try:
+                    counts = await run_job(job_name, database, clock, settings)
+                    logger.info("job %s: %s", job_name, counts)
+                except asyncio.CancelledError:  # the process stops: no traceback for an expected end
+                    logger.warning("job %s cut short by the shutdown; the next run redoes its work", job_name)
+                except Exception:
+                    logger.exception("job %s failed; the next tick retries", job_name)
+                finally:
+                    self._running.discard(task)
+
+            self._ticks.add_job(tick, "interval", seconds=seconds, id=name, name=name, max_instances=1, coalesce=True)
+
+    def start(self) -> None:
+        self._ticks.start()
+
+    async def stop(self) -> None:
+        """No new ticks; the running jobs get SHUTDOWN_GRACE_S to finish before the database closes."""
+        self._ticks.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=self.SHUTDOWN_GRACE_S)
+
+
+def start_scheduler(database: Database, clock: Clock, settings: Settings) -> Scheduler:
+    scheduler = Scheduler(database, clock, settings)
     scheduler.start()
     return scheduler

@@ -4,11 +4,7 @@ and a load of several hundred mixed requests from 64 connections, checked agains
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter, defaultdict
@@ -27,57 +23,20 @@ from server.settings import Settings
 from tests.api import Api, User
 from tests.partners.helpers import Partner, make_partner, report_body
 from tests.planting.helpers import create_ngo, create_project
+from tests.processes import serving
 from tests.social.helpers import befriend
 
 THREADS = 24
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """The server's log goes to a file (a pipe nobody reads would block it once full); its
+    """One `canopy serve` with two workers. 5 + 20 overflow connections a worker: two workers stay
+    well inside PostgreSQL's default max_connections (100) even beside another test run. Its
     tracebacks are printed at teardown, so a failing test shows them."""
-    port = free_port()
-    log = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "CANOPY_DATABASE_URL": settings.database_url,
-        "CANOPY_DATA_DIR": str(settings.data_dir),
-        "CANOPY_TEST_CLOCK": "1",
-        "CANOPY_SCHEDULER_ENABLED": "0",
-        "CANOPY_ARGON2_TIME_COST": "1",
-        "CANOPY_ARGON2_MEMORY_KIB": "1024",
-        # 5 + 20 overflow connections a worker: two workers stay well inside PostgreSQL's default
-        # max_connections (100) even beside another test run (10 + 20 each would take 60).
-        "CANOPY_DB_POOL_SIZE": "5",
-    }
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--port", str(port), "--workers", "2"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/ready", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"server did not start: {log.read_text()[-2000:]}")
-    yield base
-    process.terminate()
-    process.wait(timeout=15)
-    if "Traceback" in (text := log.read_text()):
+    with serving(settings, tmp_path, workers=2, db_pool_size=5) as (server,):
+        yield server.base
+    if "Traceback" in (text := server.output()):
         print(f"server log:\n{text[-20_000:]}")
 
 
