@@ -21,7 +21,7 @@ import os
 import re
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,7 +63,7 @@ def set_actor(kind: ActorKind, actor_id: str | None) -> None:
         context.actor_id = actor_id
 
 
-def request_id_of(headers: list[tuple[bytes, bytes]] | Any) -> str:
+def request_id_of(headers: Iterable[tuple[bytes, bytes]]) -> str:
     """The client's `X-Request-Id` when it is sane, else a new one (32 hex digits)."""
     for name, value in headers:
         if name == b"x-request-id":
@@ -93,7 +93,8 @@ class AccessLog:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), echoed]
+                # A new message: the layers inside may still hold the one they sent.
+                message = {**message, "headers": [*message.get("headers", ()), echoed]}
             await send(message)
 
         started = time.perf_counter()

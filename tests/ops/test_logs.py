@@ -298,6 +298,12 @@ async def test_the_request_id_is_taken_when_sane_made_otherwise_and_echoed_on_ev
         assert GENERATED_ID.fullmatch(response.headers["x-request-id"]), hostile
     assert "x" * 129 not in logs.text and "<script>" not in logs.text
 
+    for attempt in ("first-try", "retry"):  # a replayed answer carries the retry's own id, once
+        headers = {**user.headers, "Idempotency-Key": "logs-green-code", "X-Request-Id": attempt}
+        replayed = await api.client.post("/v1/me/green-code", headers=headers)
+        assert replayed.status_code == 201 and replayed.headers.get_list("x-request-id") == [attempt]
+    assert replayed.headers["idempotent-replayed"] == "true"
+
     errors = [
         await api.client.get("/v1/no-such-route"),
         await api.client.delete("/health"),
