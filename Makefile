@@ -30,7 +30,7 @@ browser:
 	fi
 
 # `make run PORT=9000 HOST=0.0.0.0`; links in mail and pages follow PORT unless
-# CANOPY_PUBLIC_BASE_URL says otherwise.
+# CANOPY_PUBLIC_BASE_URL says otherwise. Its log lines are text for the terminal (docs/logging.md).
 HOST ?= 127.0.0.1
 PORT ?= 8000
 LINK_HOST := $(if $(filter 0.0.0.0 ::,$(HOST)),127.0.0.1,$(HOST))
@@ -38,6 +38,7 @@ run: install
 	$(BIN)/canopy migrate
 	CANOPY_PUBLIC_BASE_URL="$${CANOPY_PUBLIC_BASE_URL:-http://$(LINK_HOST):$(PORT)}" $(BIN)/canopy seed-demo
 	CANOPY_PUBLIC_BASE_URL="$${CANOPY_PUBLIC_BASE_URL:-http://$(LINK_HOST):$(PORT)}" \
+		CANOPY_LOG_FORMAT="$${CANOPY_LOG_FORMAT:-text}" \
 		$(BIN)/canopy serve --host $(HOST) --port $(PORT)
 
 test: test-sqlite

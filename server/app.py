@@ -35,6 +35,7 @@ from server.feed.controllers import FeedController
 from server.forms import ParseMultipartForms
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
+from server.logs import AccessLog, logging_config
 from server.mail.controllers import AdminEmailController
 from server.members.controllers import AdminNgoMemberController, AdminPartnerMemberController
 from server.members.sessions import session_store
@@ -220,6 +221,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         response_cache_config=ResponseCacheConfig(key_builder=language_cache_key),
         exception_handlers={**with_error_pages(EXCEPTION_HANDLERS), SignInRequired: sign_in_redirect},
         request_class=StrictJSONRequest,
+        logging_config=logging_config(settings),
         plugins=[RequestModelSchemaPlugin()],
         middleware=[
             metrics.middleware,
@@ -243,4 +245,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     declare_problem_responses(app)
     _allow_every_method(app)
+    # Outside Litestar's exception handling, so that every answer is logged with its request id.
+    app.asgi_handler = AccessLog(app.asgi_handler)
     return app

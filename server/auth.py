@@ -25,6 +25,7 @@ from server.db import session_scope
 from server.dependencies import app_services
 from server.errors import Forbidden, Unauthorized
 from server.i18n import Language, language_or_default, negotiate
+from server.logs import set_actor
 from server.planting import ngos
 from server.throttle import client_address
 from server.users.models import User
@@ -92,6 +93,7 @@ async def provide_current_user(
         raise account_suspended()
     if user is None or claims.epoch != user.session_epoch:
         raise _missing_credential()
+    set_actor("user", user.id)
     return user
 
 
@@ -114,6 +116,7 @@ async def operator_guard(connection: ASGIConnection[Any, Any, Any, Any], _: Base
     address = client_address(connection)
     await throttle.check_credential(address)
     if hmac.compare_digest(token.encode(), settings.operator_token.encode()):
+        set_actor("operator", None)  # the token names no one
         return
     if read_access_token(settings, token) is not None or await is_ngo_key(connection.app.state, token):
         raise Forbidden("This action is for operators only.", problem="operator-only")

@@ -126,7 +126,10 @@ def serve(host: str, port: int, workers: int) -> None:
     """Serve the API with uvicorn (run `canopy migrate` first)."""
     import uvicorn
 
-    os.environ.setdefault("CANOPY_DATABASE_URL", get_settings().database_url)
+    from server.logs import server_log_config
+
+    settings = get_settings()
+    os.environ.setdefault("CANOPY_DATABASE_URL", settings.database_url)
     # No proxy headers: the client address that throttling counts by is the socket peer, never an
     # X-Forwarded-For that any local client could make up.
     uvicorn.run(
@@ -135,7 +138,8 @@ def serve(host: str, port: int, workers: int) -> None:
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_config=server_log_config(settings),
+        access_log=False,  # the app writes its own (server/logs.py)
         proxy_headers=False,
         # uvicorn's supervisor kills a worker that has not answered its health check in 5 s; on a
         # busy machine a worker still importing the app took longer and was killed again and again.

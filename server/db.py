@@ -57,7 +57,9 @@ def _prepare_sqlite_file(url: str) -> None:
 
 
 def create_engine(url: str, *, immediate: bool = True, **kwargs: Any) -> AsyncEngine:
-    """An async engine; on SQLite, connections configured for correctness."""
+    """An async engine; on SQLite, connections configured for correctness. Its errors name no
+    statement parameters (passwords' hashes, addresses, tokens' hashes): they reach the logs."""
+    kwargs.setdefault("hide_parameters", True)
     if not url.startswith("sqlite"):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)

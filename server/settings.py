@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -140,6 +141,22 @@ class Settings(BaseSettings):
     # at most this many notifications released, and this many pushes attempted, per run
     notification_batch_size: int = Field(1000, ge=1, le=100_000)
     notify_expiring_within_s: int = Field(12 * 3600, ge=0, le=72 * 3600)
+
+    # logs (SPEC 14): JSON lines at this level and up; `text` is for a terminal in development
+    # (messages unscrubbed: production refuses it)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, level: object) -> object:
+        return level.upper() if isinstance(level, str) else level
+
+    @model_validator(mode="after")
+    def _json_logs_in_production(self) -> Settings:
+        if self.env == "production" and self.log_format != "json":
+            raise ValueError("production logs are JSON (CANOPY_LOG_FORMAT=json): text lines are not scrubbed")
+        return self
 
     # HTTP (SPEC 10)
     request_max_body_bytes: int = 1024 * 1024

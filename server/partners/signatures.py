@@ -26,6 +26,7 @@ from sqlmodel import col
 from server.crypto import SecretBox
 from server.dependencies import app_services
 from server.errors import Unauthorized
+from server.logs import set_actor
 from server.partners.models import Partner, PartnerKey
 
 TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
@@ -102,4 +103,5 @@ async def provide_partner(
         matched |= hmac.compare_digest(expected, candidate)
     if not matched:
         raise _refuse("The request signature is not valid.")
+    set_actor("partner", row[1].id)
     return row[1]

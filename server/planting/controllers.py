@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth import OperatorController, bearer_token
 from server.dependencies import app_services
 from server.errors import BadRequest, Forbidden, Unauthorized, problems
+from server.logs import set_actor
 from server.memory import MemoryBudget
 from server.openapi import documented_body
 from server.pagination import Cursor, Limit, Page
@@ -77,6 +78,7 @@ async def provide_current_ngo(
     if token.startswith("ngo_"):
         ngo = await ngos.authenticate(db_session, token)
         if ngo is not None:
+            set_actor("ngo", ngo.id)
             return ngo
     elif hmac.compare_digest(token.encode(), settings.operator_token.encode()) or read_access_token(settings, token):
         raise Forbidden("This route is for NGO partners (Bearer ngo_...).", problem="ngo-only")

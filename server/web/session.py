@@ -33,6 +33,7 @@ from server.clock import wall_clock
 from server.db import session_scope
 from server.dependencies import app_services
 from server.errors import Forbidden
+from server.logs import set_actor
 from server.members import service as members
 from server.members.models import MemberRole, OrgKind
 from server.web.forms import read_form
@@ -107,6 +108,7 @@ async def signed_in_member(request: Request[Any, Any, Any]) -> PortalMember | No
     if signed_in is None:
         return None
     member = signed_in.member
+    set_actor("member", member.id)
     return PortalMember(
         id=member.id,
         email=member.email,
