@@ -247,7 +247,7 @@ def keys() -> None:
 @keys.command("generate")
 def keys_generate() -> None:
     """Print a fresh value for every secret setting, as lines for an env file:
-    `canopy keys generate >> canopy.env`."""
+    `canopy keys generate > .env` (docs/deploy.md)."""
     click.echo("# Canopy's secrets, from `canopy keys generate`. Keep this file private; never commit it.")
     click.echo("# Make them once per installation and keep them: a new CANOPY_ENCRYPTION_KEY cannot read")
     click.echo("# the partner and webhook secrets stored under the old one, and a certificate verifies")
