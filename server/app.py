@@ -26,6 +26,7 @@ from server.catalog.controllers import (
 from server.certificates.controllers import CertificateController
 from server.certificates.signing import load_signing_key
 from server.clock import Clock
+from server.configuration import settings_or_exit
 from server.content_language import announce_language, language_cache_key, provide_language
 from server.db import CloseRequestSessions, Database, provide_db_session
 from server.dependencies import APP_DEPENDENCIES, SERVICES, AppServices, app_services
@@ -47,7 +48,7 @@ from server.partners.controllers import AdminPartnerController, GreenCodeControl
 from server.planting.controllers import AdminNgoController, AdminOrderController, NgoController, PhotoController
 from server.redaction import redact_access_logs
 from server.scheduler import start_scheduler
-from server.settings import Settings, get_settings
+from server.settings import Settings
 from server.social.controllers import FriendsController, PlayController
 from server.stats.controllers import StatsController
 from server.throttle import Throttle, counter_store
@@ -108,7 +109,9 @@ def _allow_every_method(app: Litestar) -> None:
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
-    settings = settings or get_settings()
+    """The app; without `settings` (a server's factory call) they come from the environment, and a
+    configuration production refuses ends the process with every problem listed."""
+    settings = settings or settings_or_exit()
     redact_access_logs()
     api_handlers = [
         AuthController,
@@ -154,6 +157,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout_s,
+            pgbouncer=settings.db_pgbouncer,
         )
         clock = Clock(test_clock=settings.test_clock, engine=database.reader)
         passwords = Passwords(settings)

@@ -1,4 +1,5 @@
-"""The `canopy` command (SPEC 9): migrate, seed the demo, serve, create NGOs, run jobs."""
+"""The `canopy` command (SPEC 9): migrate, seed the demo, serve, create NGOs, run jobs; check the
+configuration and make its secrets (SPEC 14)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from server.settings import Settings, get_settings
+from server.configuration import SECRETS, env_name, settings_or_exit
+from server.settings import Settings
 
 if TYPE_CHECKING:  # imported when a command runs, so that `canopy --help` stays quick
     from server.clock import Clock
@@ -28,10 +30,14 @@ def _run(work: Callable[[Database, Clock, Settings], Awaitable[T]]) -> T:
     from server.clock import Clock
     from server.db import Database
 
+    settings = settings_or_exit()
+
     async def main() -> T:
-        settings = get_settings()
         database = Database(
-            settings.database_url, pool_size=settings.db_pool_size, max_overflow=settings.db_max_overflow
+            settings.database_url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pgbouncer=settings.db_pgbouncer,
         )
         try:
             return await work(database, Clock(test_clock=settings.test_clock, engine=database.reader), settings)
@@ -51,7 +57,7 @@ def migrate() -> None:
     """Bring the database schema to the newest revision (alembic upgrade head)."""
     from server.migrations import upgrade
 
-    upgrade(get_settings().database_url)
+    upgrade(settings_or_exit().database_url)
     click.echo("database migrated to head")
 
 
@@ -128,7 +134,7 @@ def serve(host: str, port: int, workers: int) -> None:
 
     from server.logs import server_log_config
 
-    settings = get_settings()
+    settings = settings_or_exit()
     os.environ.setdefault("CANOPY_DATABASE_URL", settings.database_url)
     # No proxy headers: the client address that throttling counts by is the socket peer, never an
     # X-Forwarded-For that any local client could make up.
@@ -231,6 +237,32 @@ def partner_create(name: str, kind: str, actions: str, webhook_url: str | None) 
     except DomainError as exc:
         raise click.ClickException(exc.detail) from exc
     click.echo("Store the secret now: it is not shown again.", err=True)
+
+
+@main.command()
+def check() -> None:
+    """Check the configuration (the CANOPY_* variables) as a start would, and list every problem."""
+    settings = settings_or_exit()
+    click.echo(f"The configuration is fit to run ({settings.env}).")
+
+
+@main.group()
+def keys() -> None:
+    """The secrets of an installation."""
+
+
+@keys.command("generate")
+def keys_generate() -> None:
+    """Print a fresh value for every secret setting, as lines for an env file:
+    `canopy keys generate > .env` (docs/deploy.md)."""
+    click.echo("# Canopy's secrets, from `canopy keys generate`. Keep this file private; never commit it.")
+    click.echo("# Make them once per installation and keep them: a new CANOPY_ENCRYPTION_KEY cannot read")
+    click.echo("# the partner and webhook secrets stored under the old one, and a certificate verifies")
+    click.echo("# only with the public key of the CANOPY_SIGNING_KEY that signed it.")
+    for field, make in SECRETS.items():
+        if field == "push_relay_secret":
+            click.echo("# Used with CANOPY_PUSH_RELAY_URL: give the push relay the same value.")
+        click.echo(f"{env_name(field)}={make()}")
 
 
 @main.group()

@@ -39,6 +39,11 @@ SQLModel.metadata.naming_convention = {
 
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+WITHOUT_NAMED_STATEMENTS = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
+"""asyncpg's statement cache and SQLAlchemy's off: every statement is then prepared unnamed, inside
+its own transaction, which a PgBouncer in transaction mode can hand to any server connection
+(a named one lives on one server connection only; CANOPY_DB_PGBOUNCER, docs/deploy.md)."""
+
 
 def new_id() -> str:
     """A UUIDv7 string: opaque to clients, time-ordered so it doubles as a stable cursor key."""
@@ -121,10 +126,23 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
 class Database:
     """The app's engines and session factories (one writer, one reader)."""
 
-    def __init__(self, url: str, *, pool_size: int = 20, max_overflow: int = 10, pool_timeout: float = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 20,
+        max_overflow: int = 10,
+        pool_timeout: float = 30,
+        pgbouncer: bool = False,
+    ) -> None:
         self.url = url
         self.writer = create_engine(
-            url, immediate=True, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout
+            url,
+            immediate=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            **({"connect_args": WITHOUT_NAMED_STATEMENTS} if pgbouncer and not url.startswith("sqlite") else {}),
         )
         self.reader = create_engine(url, immediate=False) if url.startswith("sqlite") else self.writer
         self.write_sessions = async_sessionmaker(self.writer, class_=AsyncSession, expire_on_commit=False)

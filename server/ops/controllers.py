@@ -16,7 +16,7 @@ from server.auth import OperatorController
 from server.clock import Clock
 from server.db import Database
 from server.errors import problem_response, problems
-from server.migrations import current_revision, head_revision
+from server.migrations import current_revision, head_revision, is_behind
 from server.ops.job_runs import JobStatus, job_statuses
 from server.pagination import Page
 from server.scheduler import job_intervals, run_job
@@ -36,15 +36,16 @@ class HealthController(Controller):
 
     @get("/ready", responses=problems(503))
     async def ready(self, database: NamedDependency[Database]) -> Response[Any]:
-        """The database answers and is migrated to the code's head revision."""
+        """The database answers and has every migration this code needs (it may have newer ones: a
+        rollout migrates before it replaces the previous release's replicas)."""
         try:
             async with database.reader.connect() as connection:
                 current = await current_revision(connection)
         except Exception as exc:  # any failure to reach the database means not ready
             return problem_response(503, "not-ready", f"The database is unreachable: {type(exc).__name__}.")
-        head = head_revision()
-        if current != head:
-            return problem_response(503, "not-ready", f"The database is at {current}, the code needs {head}.")
+        if is_behind(current):
+            needed = head_revision()
+            return problem_response(503, "not-ready", f"The database is at {current}, the code needs {needed}.")
         return Response({"status": "ready", "revision": current})
 
 
