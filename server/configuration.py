@@ -113,6 +113,8 @@ def _production_problems(settings: Settings) -> list[str]:
         found.append(
             "CANOPY_WEBHOOK_ALLOW_PRIVATE is on (webhooks could reach addresses inside your network): remove it."
         )
+    if settings.log_format != "json":
+        found.append("CANOPY_LOG_FORMAT is text, whose lines are not scrubbed of credentials: remove it (json).")
     return found
 
 

@@ -158,12 +158,6 @@ class Settings(BaseSettings):
     def _level_in_capitals(cls, level: object) -> object:
         return level.upper() if isinstance(level, str) else level
 
-    @model_validator(mode="after")
-    def _json_logs_in_production(self) -> Settings:
-        if self.env == "production" and self.log_format != "json":
-            raise ValueError("production logs are JSON (CANOPY_LOG_FORMAT=json): text lines are not scrubbed")
-        return self
-
     # HTTP (SPEC 10)
     request_max_body_bytes: int = 1024 * 1024
     idempotency_ttl_s: int = Field(24 * 3600, ge=1)
