@@ -173,7 +173,7 @@ class SignInController(Controller):
         return await signed_in_redirect(request, member, next_path)
 
 
-class Attempt(TypedDict):
+class _Attempt(TypedDict):
     """Whom a throttled check (password or code) is counted against, and when: the keyword
     arguments of members.sign_in and of the totp checks."""
 
@@ -181,7 +181,7 @@ class Attempt(TypedDict):
     now: datetime
 
 
-def _attempt(request: Request[Any, Any, Any]) -> Attempt:
+def _attempt(request: Request[Any, Any, Any]) -> _Attempt:
     return {"address": client_address(request), "now": wall_clock()}
 
 
