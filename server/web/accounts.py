@@ -23,10 +23,9 @@ from server.accounts import service as accounts
 from server.db import provide_write_session
 from server.errors import DomainError
 from server.users.security import Passwords
-from server.web.forms import read_form
+from server.web.forms import PASSWORD_MAX, PASSWORD_MIN, password_errors, read_form
 from server.web.pages import page
 
-PASSWORD_MIN, PASSWORD_MAX = 10, 128
 TOKEN_MAX = 1024
 
 
@@ -54,17 +53,6 @@ class VerifyEmailPageController(Controller):
         )
 
 
-def _password_errors(password: str, confirmation: str) -> dict[str, str]:
-    """Each problem under the field it belongs to (words translated by the template)."""
-    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
-        return {"password": "length"}
-    if "\x00" in password:
-        return {"password": "characters"}
-    if confirmation != password:
-        return {"password_confirmation": "mismatch"}
-    return {}
-
-
 class ResetPasswordPageController(Controller):
     path = "/reset-password"
     include_in_schema = False
@@ -90,7 +78,7 @@ class ResetPasswordPageController(Controller):
     ) -> Template:
         form = await read_form(request, ("token", "password", "password_confirmation"))
         token = form["token"][:TOKEN_MAX]
-        errors = _password_errors(form["password"], form["password_confirmation"])
+        errors = password_errors(form["password"], form["password_confirmation"])
         if errors:
             # Passwords are never sent back into the page; the token is kept, so the form still works.
             return _reset_page(request, "form", token=token, errors=errors, status=422)

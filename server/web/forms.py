@@ -16,6 +16,8 @@ from server.errors import BadRequest, DomainError
 
 URL_ENCODED = "application/x-www-form-urlencoded"
 MAX_FIELDS = 20
+PASSWORD_MIN, PASSWORD_MAX = 10, 128
+"""A new password's length, as the API's `Password` (server/users/schemas.py) takes it."""
 
 
 async def read_form(request: Request[Any, Any, Any], fields: tuple[str, ...]) -> dict[str, str]:
@@ -39,3 +41,15 @@ async def read_form(request: Request[Any, Any, Any], fields: tuple[str, ...]) ->
             raise BadRequest("The form is not valid.", problem="malformed-form")
         form[name] = value
     return {name: form.get(name, "") for name in fields}
+
+
+def password_errors(password: str, confirmation: str) -> dict[str, str]:
+    """A new password's problem (the reset and the invitation forms), under the field it belongs
+    to: `password` or `password_confirmation` (words translated by the template)."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        return {"password": "length"}
+    if "\x00" in password:
+        return {"password": "characters"}
+    if confirmation != password:
+        return {"password_confirmation": "mismatch"}
+    return {}

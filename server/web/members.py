@@ -33,8 +33,8 @@ from server.settings import Settings
 from server.users.schemas import EMAIL_PATTERN
 from server.users.security import Passwords
 from server.validation import ResourceId
-from server.web.accounts import PASSWORD_MAX, PASSWORD_MIN, TOKEN_MAX, _password_errors
-from server.web.forms import read_form
+from server.web.accounts import TOKEN_MAX
+from server.web.forms import PASSWORD_MAX, PASSWORD_MIN, password_errors, read_form
 from server.web.pages import page, page_language
 from server.web.session import (
     PortalMember,
@@ -333,7 +333,7 @@ class InviteController(Controller):
         check_same_origin(request)
         form = await read_form(request, ("token", "name", "password", "password_confirmation"))
         token, name = form["token"][:TOKEN_MAX], form["name"].strip()
-        errors = _name_errors(name) | _password_errors(form["password"], form["password_confirmation"])
+        errors = _name_errors(name) | password_errors(form["password"], form["password_confirmation"])
         if errors:
             invited = await members.pending_invitation(db_session, token)
             if invited is None:

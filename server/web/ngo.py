@@ -16,24 +16,34 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import BodyKwarg, FromPath, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.errors import TYPE_PREFIX, BadRequest, DomainError, Forbidden
+from server.errors import TYPE_PREFIX, BadRequest
 from server.memory import MemoryBudget
 from server.pagination import Cursor
-from server.planting import ngos, orders, photo_store, planting_rows, plantings, uploads
+from server.planting import ngos, orders, photo_store, planting_rows, plantings
 from server.planting.models import OrderStatus
-from server.planting.photos import ProcessedPhoto
-from server.planting.planting_rows import MAX_CSV_BYTES, PlantingRow
+from server.planting.planting_rows import MAX_CSV_BYTES
 from server.planting.schemas import RejectionIn
 from server.settings import Settings
 from server.validation import ResourceId
-from server.web.pages import page_language
+from server.web.ngo_pages import (
+    PHOTOS_PER_FORM,
+    REASON_MAX,
+    ROW_FORM_TREES,
+    form_text,
+    judge_photos,
+    member_ngo_id,
+    order_context,
+    photos_context,
+    planted_page,
+    plantings_context,
+    upload_files,
+)
 from server.web.session import (
     CSRF_FIELD,
     PortalMember,
@@ -46,9 +56,6 @@ from server.web.session import (
 from server.webhooks import service as webhooks
 
 PAGE_SIZE = 25
-PHOTOS_PER_FORM = 20
-ROW_FORM_TREES = 25  # open trees offered in the order's planting form; more go by CSV
-REASON_MAX = 500
 TREE_ID_MAX = 64
 _FORM_TEXT = 64 * 1024
 PHOTO_FORM_LIMIT = PHOTOS_PER_FORM * (10 * 1024 * 1024 + 16 * 1024) + _FORM_TEXT
@@ -72,25 +79,8 @@ RowForm = Annotated[dict[str, Any], _multipart(4 * ROW_FORM_TREES + ROW_FORM_TRE
 CsvForm = Annotated[dict[str, Any], _multipart(10)]
 
 
-def _ngo_id(member: PortalMember) -> str:
-    if member.org_id is None:  # an NGO member always belongs to one NGO; a guard, not a path
-        raise Forbidden("This member belongs to no NGO.", problem="wrong-portal")
-    return member.org_id
-
-
 def _order_path(order_id: str, tail: str = "") -> str:
     return f"/ngo/orders/{order_id}{tail}"
-
-
-def _uploads(value: Any) -> list[UploadFile]:
-    """The files of a multipart field (one, several, or a browser's empty part: none)."""
-    values = value if isinstance(value, list) else [value]
-    return [item for item in values if isinstance(item, UploadFile) and item.filename]
-
-
-def _text(form: dict[str, Any], name: str) -> str:
-    value = form.get(name)
-    return value if isinstance(value, str) else ""
 
 
 def _reason_error(reason: str) -> str | None:
@@ -122,7 +112,7 @@ class NgoPortalController(Controller):
         status: OrderStatusFilter = None,
         cursor: Cursor = None,
     ) -> Template:
-        ngo_id = _ngo_id(member)
+        ngo_id = member_ngo_id(member)
         statuses = [s.value for s in OrderStatus]
         if status is not None and status not in statuses:
             raise BadRequest("Unknown order status.", problem="validation")
@@ -149,7 +139,7 @@ class NgoPortalController(Controller):
         order_id: FromPath[ResourceId],
         done: Done = None,
     ) -> Template:
-        context = await _order_context(request, db_session, member, order_id)
+        context = await order_context(request, db_session, member, order_id)
         return portal_page(request, member, "ngo/order.html", {**context, "done": done})
 
     @post("/orders/{order_id:str}/acknowledge", status_code=303)
@@ -162,7 +152,7 @@ class NgoPortalController(Controller):
         order_id: FromPath[ResourceId],
     ) -> Redirect:
         await read_portal_form(request, member, ())
-        order = await orders.get_order(db_session, _ngo_id(member), order_id, for_update=True)
+        order = await orders.get_order(db_session, member_ngo_id(member), order_id, for_update=True)
         await orders.acknowledge(db_session, order, now)
         return Redirect(path=_order_path(order.id, "?done=acknowledged"), status_code=303)
 
@@ -177,7 +167,7 @@ class NgoPortalController(Controller):
         order_id: FromPath[ResourceId],
     ) -> Response[Any]:
         form = await read_portal_form(request, member, ("tree_id", "reason"))
-        ngo_id = _ngo_id(member)
+        ngo_id = member_ngo_id(member)
         await orders.get_order(db_session, ngo_id, order_id)
         errors: dict[str, str] = {}
         if not form["tree_id"]:
@@ -196,7 +186,7 @@ class NgoPortalController(Controller):
             await db_session.rollback()  # a refused rejection changes nothing, not even the status
             errors["tree_id"] = str(result.error["type"]).removeprefix(TYPE_PREFIX)
             status = result.error["status"]
-        context = await _order_context(request, db_session, member, order_id)
+        context = await order_context(request, db_session, member, order_id)
         context |= {"done": None, "rejection": form, "rejection_errors": errors}
         return portal_page(request, member, "ngo/order.html", context, status_code=status)
 
@@ -211,7 +201,7 @@ class NgoPortalController(Controller):
         member: NamedDependency[PortalMember],
         order_id: FromPath[ResourceId],
     ) -> Template:
-        context = await _photos_context(db_session, settings, member, order_id)
+        context = await photos_context(db_session, settings, member, order_id)
         return portal_page(request, member, "ngo/photos.html", context)
 
     @post("/orders/{order_id:str}/photos", status_code=200, request_max_body_size=PHOTO_FORM_LIMIT)
@@ -227,37 +217,19 @@ class NgoPortalController(Controller):
         data: PhotoForm,
     ) -> Template:
         """Every file judged as `POST /v1/ngo/photos` judges one, each on its own."""
-        check_csrf(member, _text(data, CSRF_FIELD))
-        ngo_id = _ngo_id(member)
+        check_csrf(member, form_text(data, CSRF_FIELD))
+        ngo_id = member_ngo_id(member)
         await orders.get_order(db_session, ngo_id, order_id)
         # Decode with no transaction open: on SQLite an open writing one holds the database's
         # write lock, and decoding a form of photos takes a while.
         await db_session.rollback()
-        files = _uploads(data.get("files"))
+        files = upload_files(data.get("files"))
         error = "choose-photos" if not files else "too-many-photos" if len(files) > PHOTOS_PER_FORM else None
         results: list[dict[str, Any]] = []
         if error is None:
-            judged: list[tuple[str | None, ProcessedPhoto | DomainError]] = []
-            for upload in files:
-                name = uploads.upload_file_name(upload)
-                try:
-                    raw = await uploads.read_photo(upload, settings)
-                    judged.append((name, await uploads.process_photo(raw, settings, photo_memory)))
-                except DomainError as refusal:
-                    judged.append((name, refusal))
-            for name, outcome in judged:
-                if isinstance(outcome, DomainError):
-                    results.append({"name": name, "reason": outcome.problem, "detail": outcome.detail})
-                    continue
-                try:
-                    saved = await photo_store.save_photo(
-                        db_session, ngo_id, outcome, settings, now, order_id=order_id, file_name=name
-                    )
-                    results.append({"name": name, "reason": None, "photo": saved})
-                except DomainError as refusal:
-                    results.append({"name": name, "reason": refusal.problem, "detail": refusal.detail})
+            results = await judge_photos(db_session, settings, photo_memory, ngo_id, order_id, files, now)
         accepted = any(result["reason"] is None for result in results)
-        context = await _photos_context(db_session, settings, member, order_id)
+        context = await photos_context(db_session, settings, member, order_id)
         context |= {"results": results, "upload_error": error}
         return portal_page(request, member, "ngo/photos.html", context, status_code=200 if accepted else 422)
 
@@ -269,7 +241,7 @@ class NgoPortalController(Controller):
         photo_id: FromPath[ResourceId],
     ) -> Response[bytes]:
         """The NGO's own photos only (the public thumbnail URL is the API's)."""
-        data = await photo_store.thumbnail(db_session, photo_id, ngo_id=_ngo_id(member))
+        data = await photo_store.thumbnail(db_session, photo_id, ngo_id=member_ngo_id(member))
         return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
     # Plantings
@@ -282,7 +254,7 @@ class NgoPortalController(Controller):
         member: NamedDependency[PortalMember],
         order_id: FromPath[ResourceId],
     ) -> Template:
-        context = await _plantings_context(request, db_session, member, order_id)
+        context = await plantings_context(request, db_session, member, order_id)
         return portal_page(request, member, "ngo/plantings.html", context)
 
     @post("/orders/{order_id:str}/plantings", status_code=200)
@@ -297,16 +269,7 @@ class NgoPortalController(Controller):
         data: RowForm,
     ) -> Template:
         """The page's form: one row per open tree; the rows left empty are not sent for judging."""
-        check_csrf(member, _text(data, CSRF_FIELD))
-        await orders.get_order(db_session, _ngo_id(member), order_id)
-        rows = []
-        for index in range(ROW_FORM_TREES):
-            tree_id = _text(data, f"rows-{index}-tree_id")
-            values = {name: _text(data, f"rows-{index}-{name}") for name in planting_rows.COLUMNS[1:]}
-            if tree_id and any(value.strip() for value in values.values()):
-                rows.append(planting_rows.parse_row(index + 1, {"tree_id": tree_id, **values}))
-        error = None if rows else "fill-a-row"
-        return await _planted_page(request, settings, db_session, member, now, order_id, rows, "rows", error)
+        return await planted_page(request, settings, db_session, member, now, order_id, data, "rows")
 
     @post("/orders/{order_id:str}/plantings/csv", status_code=200, request_max_body_size=CSV_FORM_LIMIT)
     async def plant_csv(
@@ -320,14 +283,7 @@ class NgoPortalController(Controller):
         data: CsvForm,
     ) -> Template:
         """A CSV of `tree_id, planted_at, lat, lon, photo`: every line judged, with a result each."""
-        check_csrf(member, _text(data, CSRF_FIELD))
-        await orders.get_order(db_session, _ngo_id(member), order_id)
-        files = _uploads(data.get("csv"))
-        rows: list[PlantingRow] = []
-        error: str | None = "choose-csv" if len(files) != 1 else None
-        if error is None:
-            rows, error = planting_rows.read_csv(await files[0].read(MAX_CSV_BYTES + 1))
-        return await _planted_page(request, settings, db_session, member, now, order_id, rows, "csv", error)
+        return await planted_page(request, settings, db_session, member, now, order_id, data, "csv")
 
     @get("/orders/{order_id:str}/template.csv", media_type="text/csv")
     async def template_csv(
@@ -337,7 +293,7 @@ class NgoPortalController(Controller):
         order_id: FromPath[ResourceId],
     ) -> Response[str]:
         """The order's open trees, one row each, the other columns to fill in."""
-        order = await orders.get_order(db_session, _ngo_id(member), order_id)
+        order = await orders.get_order(db_session, member_ngo_id(member), order_id)
         content = planting_rows.template_csv(await orders.open_tree_ids(db_session, order))
         return Response(
             content,
@@ -359,7 +315,7 @@ class NgoPortalController(Controller):
         member: NamedDependency[PortalMember],
         now: NamedDependency[datetime],
     ) -> Template:
-        projects = await ngos.ngo_projects(db_session, _ngo_id(member), now)
+        projects = await ngos.ngo_projects(db_session, member_ngo_id(member), now)
         return portal_page(request, member, "ngo/projects.html", {"projects": projects, "today": now.date()})
 
     @get("/webhooks")
@@ -373,7 +329,7 @@ class NgoPortalController(Controller):
         done: Done = None,
     ) -> Template:
         items, next_cursor = await webhooks.deliveries_page(
-            db_session, status, cursor, PAGE_SIZE, receiver=("ngo", _ngo_id(member))
+            db_session, status, cursor, PAGE_SIZE, receiver=("ngo", member_ngo_id(member))
         )
         context = {"deliveries": items, "status": status, "next_cursor": next_cursor, "done": done}
         return portal_page(request, member, "ngo/webhooks.html", context)
@@ -388,7 +344,7 @@ class NgoPortalController(Controller):
         delivery_id: FromPath[ResourceId],
     ) -> Redirect:
         await read_portal_form(request, member, ())
-        await webhooks.send_again(db_session, delivery_id, now, receiver=("ngo", _ngo_id(member)))
+        await webhooks.send_again(db_session, delivery_id, now, receiver=("ngo", member_ngo_id(member)))
         return Redirect(path="/ngo/webhooks?done=sent", status_code=303)
 
     # API keys: the owners'
@@ -402,7 +358,7 @@ class NgoPortalController(Controller):
         done: Done = None,
     ) -> Template:
         require_owner(member)
-        keys = await ngos.list_keys(db_session, _ngo_id(member))
+        keys = await ngos.list_keys(db_session, member_ngo_id(member))
         return portal_page(request, member, "ngo/keys.html", {"keys": keys, "created": None, "done": done})
 
     @post("/keys", status_code=201)
@@ -416,7 +372,7 @@ class NgoPortalController(Controller):
         """The new key is on this page only, once (only its hash is kept): no redirect here."""
         await read_portal_form(request, member, ())
         require_owner(member)
-        ngo_id = _ngo_id(member)
+        ngo_id = member_ngo_id(member)
         created = await ngos.create_key(db_session, ngo_id, now)
         keys = await ngos.list_keys(db_session, ngo_id)
         context = {"keys": keys, "created": created, "done": None}
@@ -433,85 +389,5 @@ class NgoPortalController(Controller):
     ) -> Redirect:
         await read_portal_form(request, member, ())
         require_owner(member)
-        await ngos.revoke_key(db_session, _ngo_id(member), key_id, now)
+        await ngos.revoke_key(db_session, member_ngo_id(member), key_id, now)
         return Redirect(path="/ngo/keys?done=revoked", status_code=303)
-
-
-async def _order_context(
-    request: Request[Any, Any, Any], session: AsyncSession, member: PortalMember, order_id: str
-) -> dict[str, Any]:
-    """The order page: the order, its trees (species in the page's language), the rejection form."""
-    order = await orders.get_order(session, _ngo_id(member), order_id)
-    trees = await orders.order_trees(session, order, page_language(request))
-    return {
-        "order": await orders.order_summary(session, order),
-        "trees": trees,
-        "open_trees": [tree for tree in trees if tree.status == "ordered"],
-        "rejection": {"tree_id": "", "reason": ""},
-        "rejection_errors": {},
-        "reason_max": REASON_MAX,
-    }
-
-
-async def _photos_context(
-    session: AsyncSession, settings: Settings, member: PortalMember, order_id: str
-) -> dict[str, Any]:
-    order = await orders.get_order(session, _ngo_id(member), order_id)
-    return {
-        "order": await orders.order_summary(session, order),
-        "photos": await photo_store.order_photos(session, _ngo_id(member), order_id),
-        "results": None,
-        "upload_error": None,
-        "photos_per_form": PHOTOS_PER_FORM,
-        "photo_max_mb": settings.photo_max_bytes // (1024 * 1024),
-    }
-
-
-async def _plantings_context(
-    request: Request[Any, Any, Any],
-    session: AsyncSession,
-    member: PortalMember,
-    order_id: str,
-    kept: dict[str, PlantingRow] | None = None,
-) -> dict[str, Any]:
-    """The planting page: the first open trees as form rows (with what was sent for them kept),
-    and the names of the photos uploaded for the order and not yet used, to pick from."""
-    context = await _order_context(request, session, member, order_id)
-    photos = await photo_store.order_photos(session, _ngo_id(member), order_id)
-    return {
-        **context,
-        "form_trees": context["open_trees"][:ROW_FORM_TREES],
-        "kept": kept or {},
-        "photo_names": sorted({p.file_name for p in photos if p.file_name and p.tree_id is None}),
-        "results": None,
-        "source": None,
-        "form_error": None,
-        "max_csv_kib": MAX_CSV_BYTES // 1024,
-        "max_rows": planting_rows.MAX_ROWS,
-    }
-
-
-async def _planted_page(
-    request: Request[Any, Any, Any],
-    settings: Settings,
-    session: AsyncSession,
-    member: PortalMember,
-    now: datetime,
-    order_id: str,
-    rows: list[PlantingRow],
-    source: Literal["rows", "csv"],
-    error: str | None,
-) -> Template:
-    """Judge the rows (when the form could be read) and show a result per row, with the refused
-    ones of the page's form kept in their fields: 200 when any row was confirmed, else 422 with
-    nothing changed."""
-    if error is None:
-        await planting_rows.plant_rows(session, _ngo_id(member), order_id, rows, settings, now)
-    accepted = error is None and any(row.ok for row in rows)
-    if not accepted:
-        await session.rollback()  # as for any refused form: not even the order's implicit acknowledgement
-    kept = {row.values["tree_id"]: row for row in rows if source == "rows" and not row.ok}
-    context = await _plantings_context(request, session, member, order_id, kept)
-    context |= {"results": rows if error is None else None, "source": source, "form_error": error}
-    status = 200 if accepted else 422
-    return portal_page(request, member, "ngo/plantings.html", context, status_code=status)

@@ -18,7 +18,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from typing import Any
+from datetime import datetime
+from typing import Any, TypedDict
 from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
@@ -112,7 +113,7 @@ class SignInController(Controller):
 
     @get("/")
     async def form(self, request: Request[Any, Any, Any], next: FromQuery[str | None] = None) -> Template:
-        return page(request, "login.html", {"next": _next(next), "email": "", "failed": False})
+        return _step_page(request, "login.html", _next(next), email="")
 
     @post("/", status_code=303)
     async def sign_in(
@@ -124,23 +125,14 @@ class SignInController(Controller):
         passwords: NamedDependency[Passwords],
         throttle: NamedDependency[Throttle],
     ) -> Response[Any]:
-        check_same_origin(request)
-        form = await read_form(request, ("email", "password", "next"))
+        form, next_path = await _read_step(request, ("email", "password"))
         email = form["email"].strip()[:EMAIL_MAX]
+        password = form["password"][:PASSWORD_MAX]
         member = await members.sign_in(
-            db_session,
-            database,
-            passwords,
-            throttle,
-            email=email,
-            password=form["password"][:PASSWORD_MAX],
-            address=client_address(request),
-            now=wall_clock(),
+            db_session, database, passwords, throttle, email=email, password=password, **_attempt(request)
         )
         if member is None:
-            context = {"next": _next(form["next"]), "email": email, "failed": True}
-            return page(request, "login.html", context, status_code=400)
-        next_path = _next(form["next"])
+            return _step_page(request, "login.html", next_path, failed=True, email=email)
         if member.totp_secret is None:
             return await signed_in_redirect(request, member, next_path)
         waiting = _second_factor_cookie(settings, _waiting_for_code(settings, member), max_age=SECOND_FACTOR_S)
@@ -153,7 +145,7 @@ class SignInController(Controller):
     ) -> Response[Any]:
         if _read_waiting(settings, request.cookies.get(SECOND_FACTOR_COOKIE)) is None:
             return Redirect(path="/login", status_code=303)
-        return _code_page(request, _next(next))
+        return _step_page(request, "login_code.html", _next(next), code_max=CODE_MAX)
 
     @post("/code", status_code=303)
     async def code(
@@ -164,9 +156,7 @@ class SignInController(Controller):
         database: NamedDependency[Database],
         throttle: NamedDependency[Throttle],
     ) -> Response[Any]:
-        check_same_origin(request)
-        form = await read_form(request, ("code", "next"))
-        next_path = _next(form["next"])
+        form, next_path = await _read_step(request, ("code",))
         waiting = _read_waiting(settings, request.cookies.get(SECOND_FACTOR_COOKIE))
         if waiting is None:  # too late, or never: the password again
             return Redirect(path="/login", status_code=303)
@@ -175,23 +165,39 @@ class SignInController(Controller):
         if member is None or member.totp_secret is None:
             return Redirect(path="/login", status_code=303)
         right = await totp.use_code(
-            db_session,
-            settings,
-            throttle,
-            member,
-            form["code"][:CODE_MAX],
-            address=client_address(request),
-            now=wall_clock(),
+            db_session, settings, throttle, member, form["code"][:CODE_MAX], **_attempt(request)
         )
         if not right:
-            return _code_page(request, next_path, failed=True)
+            return _step_page(request, "login_code.html", next_path, failed=True, code_max=CODE_MAX)
         await db_session.commit()  # the code is spent before the session exists
         return await signed_in_redirect(request, member, next_path)
 
 
-def _code_page(request: Request[Any, Any, Any], next_path: str, *, failed: bool = False) -> Template:
-    context = {"next": next_path, "failed": failed, "code_max": CODE_MAX}
-    return page(request, "login_code.html", context, status_code=400 if failed else 200)
+class _Attempt(TypedDict):
+    """Whom a throttled check (password or code) is counted against, and when: the keyword
+    arguments of members.sign_in and of the totp checks."""
+
+    address: str
+    now: datetime
+
+
+def _attempt(request: Request[Any, Any, Any]) -> _Attempt:
+    return {"address": client_address(request), "now": wall_clock()}
+
+
+async def _read_step(request: Request[Any, Any, Any], fields: tuple[str, ...]) -> tuple[dict[str, str], str]:
+    """A sign-in step's form (password, or code) posted from this site, and where to go after."""
+    check_same_origin(request)
+    form = await read_form(request, (*fields, "next"))
+    return form, _next(form["next"])
+
+
+def _step_page(
+    request: Request[Any, Any, Any], template: str, next_path: str, *, failed: bool = False, **context: Any
+) -> Template:
+    """A sign-in step's page (password, or code): 400 after a refused attempt."""
+    context |= {"next": next_path, "failed": failed}
+    return page(request, template, context, status_code=400 if failed else 200)
 
 
 async def signed_in_redirect(request: Request[Any, Any, Any], member: Member, next_path: str) -> Redirect:
@@ -297,16 +303,8 @@ class AccountController(Controller):
         if owner != member.id:
             return Redirect(path="/account/totp", status_code=303)  # a form from another session: start again
         stored = await _stored_member(database, member)
-        right = await totp.turn_on(
-            db_session,
-            settings,
-            throttle,
-            stored,
-            secret,
-            form["code"][:CODE_MAX],
-            address=client_address(request),
-            now=wall_clock(),
-        )
+        code = form["code"][:CODE_MAX]
+        right = await totp.turn_on(db_session, settings, throttle, stored, secret, code, **_attempt(request))
         if not right:
             return _enrolment_page(request, member, secret, failed=True)
         return Redirect(path="/account?done=totp-on", status_code=303)
@@ -324,13 +322,7 @@ class AccountController(Controller):
         form = await read_portal_form(request, member, ("code",))
         stored = await _stored_member(database, member)
         right = await totp.turn_off(
-            db_session,
-            settings,
-            throttle,
-            stored,
-            form["code"][:CODE_MAX],
-            address=client_address(request),
-            now=wall_clock(),
+            db_session, settings, throttle, stored, form["code"][:CODE_MAX], **_attempt(request)
         )
         if not right:
             return _account_page(request, member, failed=True)
