@@ -16,7 +16,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import Scope
 
 from server.accounts.controllers import LogoutAllController, MyAccountController, RecoveryController
-from server.auth import SECURITY_SCHEMES, operator_guard
+from server.auth import SECURITY_SCHEMES, operator_guard, rate_limit_caller
 from server.catalog.controllers import (
     AdminActionController,
     AdminProjectController,
@@ -28,8 +28,9 @@ from server.certificates.signing import load_signing_key
 from server.clock import Clock
 from server.configuration import settings_or_exit
 from server.content_language import announce_language, language_cache_key, provide_language
+from server.counters import counters
 from server.db import CloseRequestSessions, Database, provide_db_session
-from server.dependencies import APP_DEPENDENCIES, SERVICES, AppServices, app_services
+from server.dependencies import APP_DEPENDENCIES, SERVICES, AppServices, app_services, rate_limiter
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.feed.controllers import FeedController
@@ -46,12 +47,14 @@ from server.openapi import RequestModelSchemaPlugin
 from server.ops.controllers import HealthController, JobsController, TestClockController
 from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
 from server.planting.controllers import AdminNgoController, AdminOrderController, NgoController, PhotoController
+from server.proxies import ClientAddresses
+from server.rate_limits import RateLimiter, RateLimitMiddleware
 from server.redaction import redact_access_logs
 from server.scheduler import start_scheduler
 from server.settings import Settings
 from server.social.controllers import FriendsController, PlayController
 from server.stats.controllers import StatsController
-from server.throttle import Throttle, counter_store
+from server.throttle import Throttle
 from server.trees.controllers import TreeController
 from server.users.controllers import AdminUserController, AuthController, MeController
 from server.users.security import Passwords
@@ -162,7 +165,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         clock = Clock(test_clock=settings.test_clock, engine=database.reader)
         passwords = Passwords(settings)
         signing_key = load_signing_key(settings)
-        throttle = Throttle(counter_store(settings, database), settings)
+        limit_counters = counters(settings, database)
         member_sessions = session_store(settings, database)
         return_large_blocks_to_the_system()
         photo_memory = MemoryBudget.for_worker(settings.worker_memory_budget_mb * MIB)
@@ -171,7 +174,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             database=database,
             clock=clock,
             passwords=passwords,
-            throttle=throttle,
+            throttle=Throttle(limit_counters.shared, settings),
+            rate_limits=RateLimiter(limit_counters.requests, settings),
+            client_addresses=ClientAddresses(settings.trusted_proxies),
             signing_key=signing_key,
             photo_memory=photo_memory,
             member_sessions=member_sessions,
@@ -186,7 +191,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             gc.unfreeze()  # an app that stops (tests start hundreds) leaves its cycles collectable
             if scheduler is not None:
                 await scheduler.stop()
-            await throttle.close()
+            await limit_counters.close()
             await member_sessions.close()
             await database.dispose()
 
@@ -229,6 +234,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         plugins=[RequestModelSchemaPlugin()],
         middleware=[
             metrics.middleware,
+            RateLimitMiddleware(rate_limit_caller, rate_limiter),
             ParseMultipartForms(),
             IdempotencyMiddleware(settings.secret_key, settings.idempotency_ttl_s, app_services),
             CloseRequestSessions,

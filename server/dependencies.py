@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 
 from server.clock import Clock
 from server.db import Database
 from server.memory import MemoryBudget
+from server.proxies import ClientAddresses
+from server.rate_limits import RateLimiter
 from server.settings import Settings
 from server.throttle import Throttle
 from server.users.security import Passwords
@@ -61,6 +64,8 @@ class AppServices:
     clock: Clock
     passwords: Passwords
     throttle: Throttle
+    rate_limits: RateLimiter
+    client_addresses: ClientAddresses
     signing_key: Ed25519PrivateKey
     photo_memory: MemoryBudget
     member_sessions: SessionStore
@@ -70,6 +75,16 @@ def app_services(state: State) -> AppServices:
     """The one typed read of the app's state (filled by the lifespan in server/app.py)."""
     services: AppServices = state[SERVICES]
     return services
+
+
+def rate_limiter(state: State) -> RateLimiter:
+    return app_services(state).rate_limits
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The client's address: the socket peer, or what trusted proxies forwarded (server/proxies.py).
+    Every limit by address asks here."""
+    return app_services(connection.app.state).client_addresses.of(connection.scope)
 
 
 def provide_settings(state: State) -> Settings:

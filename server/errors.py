@@ -112,7 +112,8 @@ _NOT_PARAMETERS = {"state", "request", "scope", "headers", "cookies", "query", "
 
 
 def _generic_problems(route: HTTPRoute, handler: Any) -> set[int]:
-    """What any operation of this shape may answer: 400 for input, 401/403/429 for credentials, 404 for ids."""
+    """What any operation of this shape may answer: 400 for input, 401/403/429 for credentials and
+    rate limits, 404 for ids."""
     statuses: set[int] = set()
     dependencies = handler.resolve_dependencies()
     parameters = [n for n in handler.parsed_fn_signature.parameters if n not in dependencies]
@@ -127,8 +128,8 @@ def _generic_problems(route: HTTPRoute, handler: Any) -> set[int]:
         statuses.add(401)
     if "operator" in schemes:
         statuses.add(403)
-    if schemes & {"operator", "ngo"}:
-        statuses.add(429)  # failed bearer credentials are throttled per client address
+    if schemes & {"operator", "ngo"} or route.path.startswith("/v1/"):
+        statuses.add(429)  # rate limits (SPEC 14); failed bearer credentials per client address
     return statuses
 
 

@@ -4,6 +4,7 @@ from server.accounts.models import AccountToken
 from server.catalog.models import ActionType, Project, ProjectSpecies, Species
 from server.certificates.models import Certificate, CertificateCounter
 from server.clock import TestClockOffset
+from server.counters import ThrottleCounter
 from server.energy.models import ActionRecord, DailySteps
 from server.feed.models import FeedItem
 from server.idempotency import IdempotencyRecord
@@ -15,7 +16,6 @@ from server.ops.models import JobRun
 from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
 from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
 from server.social.models import FriendRequest, Friendship, PlayCounter, Steal
-from server.throttle import ThrottleCounter
 from server.trees.models import Tree
 from server.users.models import RefreshToken, User
 from server.webhooks.models import WebhookDelivery

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from server.proxies import trusted_networks
+
 DEVELOPMENT_SECRET = "canopy-development-secret-change-me-0123456789"
 DEVELOPMENT_OPERATOR_TOKEN = "canopy-dev-operator-token"
 
@@ -38,7 +40,8 @@ class Settings(BaseSettings):
     # (before 1.21, or max_prepared_statements = 0): no statement is cached by name (docs/deploy.md).
     db_pgbouncer: bool = False
     test_clock: bool = False
-    # Shares the throttling counters (else kept in the database); keys start with the prefix.
+    # Shares the throttling and rate-limit counters (else in the database and in memory) and the
+    # portal sessions; keys start with the prefix.
     redis_url: str | None = None
     redis_key_prefix: str = "canopy:"
     redis_max_connections: int = Field(default=64, ge=1)
@@ -162,6 +165,17 @@ class Settings(BaseSettings):
     request_max_body_bytes: int = 1024 * 1024
     idempotency_ttl_s: int = Field(24 * 3600, ge=1)
 
+    # rate limits on /v1 (SPEC 14), per window: requests of a user, reports of a partner key,
+    # requests of an NGO key, requests without a credential per client address. The operator
+    # token is not limited. `trusted_proxies`: comma-separated CIDRs whose X-Forwarded-For is
+    # believed (server/proxies.py); none by default.
+    rate_limit_window_s: int = Field(60, ge=1, le=24 * 3600)
+    rate_limit_user: int = Field(300, ge=1)
+    rate_limit_partner_reports: int = Field(3000, ge=1)
+    rate_limit_ngo: int = Field(300, ge=1)
+    rate_limit_per_address: int = Field(120, ge=1)
+    trusted_proxies: str = ""
+
     # prune (SPEC 14): what has served its time is deleted daily, this many rows per transaction
     prune_interval_s: int = Field(24 * 3600, ge=60)
     prune_chunk: int = Field(1000, ge=1, le=100_000)
@@ -185,6 +199,12 @@ class Settings(BaseSettings):
         if not url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("CANOPY_DATABASE_URL must be a sqlite or postgresql URL")
         return url
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_networks(cls, setting: str) -> str:
+        trusted_networks(setting)  # raises, naming the entry, when one is not a network
+        return setting
 
     @field_validator("smtp_url")
     @classmethod

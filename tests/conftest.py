@@ -211,15 +211,23 @@ def redis_prefix() -> Iterator[str]:
 
 
 def make_settings(database_url: str, data_dir: Path, **overrides: Any) -> Settings:
-    """The settings every test app runs with: test clock on, scheduler off, cheap password hashing."""
+    """The settings every test app runs with: test clock on, scheduler off, cheap password hashing,
+    and rate limits out of reach (a test sends all its requests from one address within a minute;
+    tests/ops/test_rate_limits.py sets its own)."""
     cheap_hashing = {"argon2_time_cost": 1, "argon2_memory_kib": 1024}
+    unlimited = {
+        "rate_limit_user": 1_000_000,
+        "rate_limit_partner_reports": 1_000_000,
+        "rate_limit_ngo": 1_000_000,
+        "rate_limit_per_address": 1_000_000,
+    }
     return Settings(
         database_url=database_url,
         data_dir=data_dir,
         test_clock=True,
         scheduler_enabled=False,
         webhook_allow_private=True,
-        **(cheap_hashing | overrides),
+        **(cheap_hashing | unlimited | overrides),
     )
 
 

@@ -20,10 +20,11 @@ from server.accounts.schemas import (
     TokenRequest,
 )
 from server.auth import UserController, bearer_token
+from server.dependencies import client_address
 from server.errors import problems
 from server.pagination import Cursor, Limit, Page
 from server.settings import Settings
-from server.throttle import Throttle, client_address
+from server.throttle import Throttle
 from server.users.models import User
 from server.users.security import Passwords, read_access_token
 from server.users.service import end_all_sessions

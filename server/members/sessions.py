@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -26,11 +24,9 @@ from sqlmodel import col
 
 from server.db import Database, session_scope
 from server.dependencies import SessionRecord, SessionStore
-from server.errors import DomainError
 from server.members.models import WebSession
+from server.redis_store import redis_answers, redis_client
 from server.settings import Settings
-
-logger = logging.getLogger("canopy.members")
 
 SESSION_TOUCH_S = 60
 """A session's last-seen time is written at most once a minute, not on every page."""
@@ -124,12 +120,9 @@ class RedisSessions:
     the key exists (`SET ... XX`), so a touch racing a sign-out cannot bring the session back."""
 
     def __init__(self, url: str, prefix: str, settings: Settings, *, max_connections: int, wait_s: float) -> None:
-        from redis.asyncio import BlockingConnectionPool, Redis
-
         self.prefix = prefix + "session:"
         self.settings = settings
-        pool = BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=wait_s)
-        self.client = Redis(connection_pool=pool)
+        self.client = redis_client(url, max_connections=max_connections, wait_s=wait_s)
 
     def _ttl_ms(self, record: SessionRecord, now: datetime) -> int:
         idle_ends = record.last_seen_at + timedelta(seconds=self.settings.web_session_idle_s)
@@ -161,13 +154,13 @@ class RedisSessions:
 
     async def start(self, member_id: str, member_epoch: int, now: datetime) -> tuple[str, SessionRecord]:
         token, record = _new_record(member_id, member_epoch, now)
-        async with _redis_answers():
+        async with _answers():
             await self.client.set(self.prefix + token_hash(token), self._encode(record), px=self._ttl_ms(record, now))
         return token, record
 
     async def find(self, token: str, now: datetime) -> SessionRecord | None:
         key = self.prefix + token_hash(token)
-        async with _redis_answers():
+        async with _answers():
             raw = await self.client.get(key)
         if raw is None:
             return None
@@ -184,35 +177,21 @@ class RedisSessions:
                 created_at=record.created_at,
                 last_seen_at=now,
             )
-            async with _redis_answers():
+            async with _answers():
                 await self.client.set(key, self._encode(seen), px=self._ttl_ms(seen, now), xx=True)
             return seen
         return record
 
     async def end(self, token: str, now: datetime) -> None:
-        async with _redis_answers():
+        async with _answers():
             await self.client.delete(self.prefix + token_hash(token))
 
     async def close(self) -> None:
         await self.client.aclose()
 
 
-@asynccontextmanager
-async def _redis_answers() -> AsyncIterator[None]:
-    """A Redis that is down, or busy past the pool's wait, answers 503 (a page to retry), not 500."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        logger.warning("Redis unavailable for portal sessions: %s", exc)
-        raise DomainError(
-            "The session store could not answer; nothing was done. Retry it.",
-            problem="session-store-unavailable",
-            status=503,
-            headers={"Retry-After": "1"},
-        ) from exc
+def _answers() -> AbstractAsyncContextManager[None]:
+    return redis_answers("session store", "session-store-unavailable")
 
 
 def session_store(settings: Settings, database: Database) -> SessionStore:

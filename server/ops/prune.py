@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from server.accounts.models import AccountToken
 from server.clock import Clock, wall_clock
+from server.counters import ThrottleCounter
 from server.db import Database, rowcount
 from server.idempotency import IdempotencyRecord
 from server.mail.models import Email
@@ -30,7 +31,6 @@ from server.notifications.models import Notification, PushDelivery
 from server.partners.models import GreenCode
 from server.settings import Settings
 from server.social.models import PlayCounter
-from server.throttle import ThrottleCounter
 from server.users.models import RefreshToken
 from server.webhooks.models import WebhookDelivery
 

@@ -43,7 +43,7 @@ from server.partners.schemas import (
     VoidRequest,
     VoidResult,
 )
-from server.partners.signatures import provide_partner
+from server.partners.signatures import CHARGES_PER_REPORT, charge_reports, provide_partner
 from server.settings import Settings
 from server.users.models import User
 from server.validation import ResourceId
@@ -313,6 +313,7 @@ class PartnerReportController(Controller):
             }
         ),
         responses=problems(400, 413),
+        opt={CHARGES_PER_REPORT: True},
     )
     async def batch(
         self,
@@ -328,6 +329,7 @@ class PartnerReportController(Controller):
             raise DomainError(
                 f"At most {settings.report_batch_max} reports per batch.", problem="batch-too-large", status=413
             )
+        await charge_reports(request, len(raw_reports))
         ctx = await reports.report_context(db_session, settings, partner, now, raw_reports)
         outcomes = await reports.ingest_many(db_session, ctx, raw_reports)
         await settlement.settle(db_session, ctx)

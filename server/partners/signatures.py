@@ -24,10 +24,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from server.crypto import SecretBox
-from server.dependencies import app_services
+from server.dependencies import app_services, client_address, rate_limiter
 from server.errors import Unauthorized
 from server.logs import set_actor
 from server.partners.models import Partner, PartnerKey
+from server.rate_limits import Caller
 
 TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
 KEY_ID = re.compile(r"^[A-Za-z0-9_]{1,40}$")
@@ -60,13 +61,37 @@ def _refuse(detail: str, problem: str = "invalid-signature") -> Unauthorized:
     return Unauthorized(detail, problem=problem, headers={"WWW-Authenticate": "Canopy-Signature"})
 
 
+# Route `opt` flag: the handler charges the partner's rate limit itself, per report (a batch).
+CHARGES_PER_REPORT = "charges_per_report"
+
+
 async def provide_partner(
     state: State,
     request: Request[Any, Any, Any],
     db_session: NamedDependency[AsyncSession],
     now: NamedDependency[datetime],
 ) -> Partner:
-    """The partner whose key signed this request, or 401."""
+    """The partner whose key signed this request, or 401. The request is charged to the key's rate
+    limit (SPEC 14) once the signature holds, or to the client address's when it is refused."""
+    limiter = rate_limiter(state)
+    try:
+        partner = await _signer(state, request, db_session, now)
+    except Unauthorized:
+        await limiter.charge(request.scope, limiter.policies.by_address(client_address(request)))
+        raise
+    if not request.route_handler.opt.get(CHARGES_PER_REPORT):
+        await charge_reports(request, 1)
+    return partner
+
+
+async def charge_reports(request: Request[Any, Any, Any], reports: int) -> None:
+    """Charge a signed request's reports to its key's rate limit (429 over it)."""
+    limiter = rate_limiter(request.app.state)
+    caller = Caller(limiter.policies.partner, request.headers["canopy-key-id"])
+    await limiter.charge(request.scope, caller, max(1, reports))
+
+
+async def _signer(state: State, request: Request[Any, Any, Any], db_session: AsyncSession, now: datetime) -> Partner:
     settings = app_services(state).settings
     key_id = request.headers.get("canopy-key-id", "")
     timestamp = request.headers.get("canopy-timestamp", "")

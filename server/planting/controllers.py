@@ -7,7 +7,6 @@ keys are throttled per client address with the operator token's failures (server
 
 from __future__ import annotations
 
-import hmac
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -19,8 +18,8 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, MultipartBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from server.auth import OperatorController, bearer_token
-from server.dependencies import app_services
+from server.auth import OperatorController, access_claims, bearer_token, is_operator_token
+from server.dependencies import app_services, client_address
 from server.errors import BadRequest, Forbidden, Unauthorized, problems
 from server.logs import set_actor
 from server.memory import MemoryBudget
@@ -44,8 +43,6 @@ from server.planting.schemas import (
     RejectionsRequest,
 )
 from server.settings import Settings
-from server.throttle import client_address
-from server.users.security import read_access_token
 from server.validation import ResourceId
 
 PHOTO_BODY_LIMIT = 10 * 1024 * 1024 + 64 * 1024
@@ -80,7 +77,7 @@ async def provide_current_ngo(
         if ngo is not None:
             set_actor("ngo", ngo.id)
             return ngo
-    elif hmac.compare_digest(token.encode(), settings.operator_token.encode()) or read_access_token(settings, token):
+    elif is_operator_token(settings, token) or access_claims(request, settings, token):
         raise Forbidden("This route is for NGO partners (Bearer ngo_...).", problem="ngo-only")
     # Refused: end the request's transaction before counting, so that on SQLite the one writing
     # connection (which the key lookup may hold) is free for the counter's own transaction.

@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.accounts import service as accounts
 from server.auth import OperatorController, UserController
 from server.db import Database
+from server.dependencies import client_address
 from server.errors import problems
 from server.notifications import service as notifications
 from server.settings import Settings
 from server.social import friends as social
-from server.throttle import Throttle, client_address
+from server.throttle import Throttle
 from server.users import service
 from server.users.models import User
 from server.users.schemas import (

@@ -32,12 +32,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.clock import wall_clock
 from server.crypto import SecretBox
 from server.db import Database, session_scope
-from server.dependencies import app_services
+from server.dependencies import app_services, client_address
 from server.members import service as members
 from server.members import totp
 from server.members.models import Member, OrgKind
 from server.settings import Settings
-from server.throttle import Throttle, client_address
+from server.throttle import Throttle
 from server.users.security import Passwords
 from server.web.forms import read_form
 from server.web.pages import local_path, page

@@ -14,10 +14,10 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
 from server.app import create_app
+from server.counters import DatabaseCounters, RedisCounters, ThrottleCounter
 from server.db import Database
 from server.ops.prune import PRUNE_STEPS, PruneRun
 from server.settings import Settings
-from server.throttle import DatabaseCounters, RedisCounters, ThrottleCounter
 from tests.api import Api
 from tests.conftest import redis_test_url
 from tests.planting.helpers import create_ngo
