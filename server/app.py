@@ -32,6 +32,7 @@ from server.db import CloseRequestSessions, Database, provide_db_session
 from server.dependencies import APP_DEPENDENCIES, SERVICES, AppServices, app_services
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
+from server.export.controllers import ExportController
 from server.feed.controllers import FeedController
 from server.forms import ParseMultipartForms
 from server.idempotency import IdempotencyMiddleware
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MeController,
         AdminUserController,
         MyAccountController,
+        ExportController,
         CatalogController,
         EnergyController,
         MyLedgerController,
