@@ -34,7 +34,7 @@ from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
 from server.export.controllers import ExportController
 from server.feed.controllers import FeedController
-from server.forms import ParseMultipartForms
+from server.forms import ParseMultipartForms, apply_body_limits
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.mail.controllers import AdminEmailController
@@ -243,6 +243,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(security_schemes=SECURITY_SCHEMES),
         ),
     )
+    apply_body_limits(app, settings)
     declare_problem_responses(app)
     _allow_every_method(app)
     return app

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth import OperatorController, bearer_token
 from server.dependencies import app_services
 from server.errors import BadRequest, Forbidden, Unauthorized, problems
+from server.forms import BODY_LIMIT
 from server.memory import MemoryBudget
 from server.openapi import documented_body
 from server.pagination import Cursor, Limit, Page
@@ -47,7 +48,12 @@ from server.throttle import client_address
 from server.users.security import read_access_token
 from server.validation import ResourceId
 
-PHOTO_BODY_LIMIT = 10 * 1024 * 1024 + 64 * 1024
+
+def photo_body_limit(settings: Settings) -> int:
+    """A photo's body: the file (CANOPY_PHOTO_MAX_BYTES) and its multipart envelope (SPEC 10)."""
+    return settings.photo_max_bytes + 64 * 1024
+
+
 PHOTO_FORM = {
     "type": "object",
     "properties": {"file": {"type": "string", "format": "binary", "description": "A JPEG or PNG image"}},
@@ -160,7 +166,7 @@ class NgoController(Controller):
     @post(
         "/photos",
         status_code=201,
-        request_max_body_size=PHOTO_BODY_LIMIT,
+        opt={BODY_LIMIT: photo_body_limit},
         responses=problems(409, 422),
         operation_class=documented_body("multipart/form-data", PHOTO_FORM),
     )
