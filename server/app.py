@@ -33,8 +33,9 @@ from server.db import CloseRequestSessions, Database, provide_db_session
 from server.dependencies import APP_DEPENDENCIES, SERVICES, AppServices, app_services, rate_limiter
 from server.energy.controllers import EnergyController
 from server.errors import EXCEPTION_HANDLERS, declare_problem_responses
+from server.export.controllers import ExportController
 from server.feed.controllers import FeedController
-from server.forms import ParseMultipartForms
+from server.forms import ParseMultipartForms, apply_body_limits
 from server.idempotency import IdempotencyMiddleware
 from server.ledger.controllers import LedgerAuditController, MyLedgerController
 from server.logs import AccessLog, logging_config
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         MeController,
         AdminUserController,
         MyAccountController,
+        ExportController,
         CatalogController,
         EnergyController,
         MyLedgerController,
@@ -253,6 +255,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             components=Components(security_schemes=SECURITY_SCHEMES),
         ),
     )
+    apply_body_limits(app, settings)
     declare_problem_responses(app)
     _allow_every_method(app)
     # Outside Litestar's exception handling, so that every answer is logged with its request id.

@@ -20,18 +20,40 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
-from litestar import Request
+from litestar import Litestar, Request
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.params import BodyKwarg
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser  # type: ignore[import-untyped]
 
 from server.errors import BadRequest, DomainError
+from server.settings import Settings
+
+BODY_LIMIT = "canopy.body_limit"
+"""A route handler's `opt` key naming a function of the settings that gives its request body limit:
+Litestar takes `request_max_body_size` from the decorator, fixed at import, and a limit an operator
+configures (CANOPY_PHOTO_MAX_BYTES) must follow the settings of the app being built."""
+
+BodyLimit = Callable[[Settings], int]
+
+
+def apply_body_limits(app: Litestar, settings: Settings) -> None:
+    """Give each handler with a `BODY_LIMIT` its limit for these settings, before any request (Litestar
+    resolves a handler's limit on its first request; each app holds its own copies of the handlers)."""
+    for route in app.routes:
+        if isinstance(route, HTTPRoute):
+            for handler in route.route_handlers:
+                limit: BodyLimit | None = handler.opt.get(BODY_LIMIT)
+                if limit is not None:
+                    handler.request_max_body_size = limit(settings)
+
 
 # Text fields are names and short values; anything large is sent as a file part.
 MAX_FORM_TEXT_BYTES = 64 * 1024

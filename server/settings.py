@@ -185,6 +185,12 @@ class Settings(BaseSettings):
     # an expired green code is kept this long so a late report names it `green-code-expired`
     green_code_retention_s: int = Field(24 * 3600, ge=0)
 
+    # ended sessions (refresh tokens revoked or expired, portal sessions signed out or timed out)
+    # are kept this long after they end, then `prune` deletes them (SPEC 14)
+    ended_session_retention_days: int = Field(0, ge=0)
+    # GET /me/export reads and sends each list this many rows at a time: the memory of one export
+    export_page_rows: int = Field(500, ge=1, le=10_000)
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, url: str) -> str:

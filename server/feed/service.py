@@ -15,7 +15,7 @@ from sqlmodel import col
 from server.db import new_id, new_ids_sql, table_of
 from server.feed.models import FeedItem, FeedType
 from server.feed.schemas import FeedFriend, FeedItemPublic
-from server.pagination import newest_first, page_of
+from server.pagination import Ordering, newest_first, page_of
 from server.users.models import User
 
 
@@ -97,7 +97,7 @@ async def add_feed_items_from(
 
 
 async def feed_page(
-    session: AsyncSession, user_id: str, cursor: str | None, limit: int
+    session: AsyncSession, user_id: str, cursor: str | None, limit: int, order: Ordering = newest_first
 ) -> tuple[list[FeedItemPublic], str | None]:
     friend = aliased(User)
     query = (
@@ -105,7 +105,7 @@ async def feed_page(
         .outerjoin(friend, col(friend.id) == col(FeedItem.friend_id))
         .where(col(FeedItem.user_id) == user_id)
     )
-    rows = list((await session.execute(newest_first(query, col(FeedItem.id), cursor, limit))).all())
+    rows = list((await session.execute(order(query, col(FeedItem.id), cursor, limit))).all())
     rows, next_cursor = page_of(rows, limit, id_of=lambda row: row[0].id)
     return [
         FeedItemPublic(

@@ -19,7 +19,7 @@ import secrets
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlmodel import col
 
 from server.db import Database, session_scope
@@ -34,6 +34,16 @@ SESSION_TOUCH_S = 60
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ended_by(moment: datetime, settings: Settings) -> ColumnElement[bool]:
+    """The `web_sessions` rows no longer live at `moment`: signed out, idle past
+    `web_session_idle_s`, or older than `web_session_max_age_s` (the `prune` job deletes them)."""
+    return (
+        (col(WebSession.ended_at) <= moment)
+        | (col(WebSession.last_seen_at) <= moment - timedelta(seconds=settings.web_session_idle_s))
+        | (col(WebSession.created_at) <= moment - timedelta(seconds=settings.web_session_max_age_s))
+    )
 
 
 def _new_record(member_id: str, member_epoch: int, now: datetime) -> tuple[str, SessionRecord]:

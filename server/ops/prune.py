@@ -27,6 +27,8 @@ from server.counters import ThrottleCounter
 from server.db import Database, rowcount
 from server.idempotency import IdempotencyRecord
 from server.mail.models import Email
+from server.members.models import WebSession
+from server.members.sessions import ended_by as web_sessions_ended_by
 from server.notifications.models import Notification, PushDelivery
 from server.partners.models import GreenCode
 from server.settings import Settings
@@ -48,6 +50,11 @@ class PruneRun:
     @property
     def today(self) -> date:
         return self.now.date()
+
+    @property
+    def ended_sessions_before(self) -> datetime:
+        """Sessions that ended before this are deleted (credentials run on the wall clock)."""
+        return self.wall_now - timedelta(days=self.settings.ended_session_retention_days)
 
 
 PruneStep = Callable[[PruneRun], Awaitable[int]]
@@ -92,10 +99,19 @@ PRUNE_STEPS: dict[str, PruneStep] = {
             col(GreenCode.expires_at) < run.now - timedelta(seconds=run.settings.green_code_retention_s)
         ),
     ),
-    # Revoked or not, a token goes once it has expired (wall clock); until then it records its use.
+    # A user's session goes once it has ended, by expiry or revocation (wall clock), and stayed
+    # ended for the retention (0 days: at the next run).
     "refresh_tokens_deleted": RowsPastTheirTime(
         key=[col(RefreshToken.id)],
-        condition=lambda run: col(RefreshToken.expires_at) < run.wall_now,
+        condition=lambda run: (
+            (col(RefreshToken.expires_at) < run.ended_sessions_before)
+            | (col(RefreshToken.revoked_at) < run.ended_sessions_before)
+        ),
+    ),
+    # A portal session likewise: signed out, idle or past its maximum age (Redis forgets its own).
+    "web_sessions_deleted": RowsPastTheirTime(
+        key=[col(WebSession.token_hash)],
+        condition=lambda run: web_sessions_ended_by(run.ended_sessions_before, run.settings),
     ),
     # Mailed links' tokens, used or expired (wall clock, like every credential), after a retention.
     "account_tokens_deleted": RowsPastTheirTime(

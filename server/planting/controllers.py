@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from server.auth import OperatorController, access_claims, bearer_token, is_operator_token
 from server.dependencies import app_services, client_address
 from server.errors import BadRequest, Forbidden, Unauthorized, problems
+from server.forms import BODY_LIMIT
 from server.logs import set_actor
 from server.memory import MemoryBudget
 from server.openapi import documented_body
@@ -45,7 +46,12 @@ from server.planting.schemas import (
 from server.settings import Settings
 from server.validation import ResourceId
 
-PHOTO_BODY_LIMIT = 10 * 1024 * 1024 + 64 * 1024
+
+def photo_body_limit(settings: Settings) -> int:
+    """A photo's body: the file (CANOPY_PHOTO_MAX_BYTES) and its multipart envelope (SPEC 10)."""
+    return settings.photo_max_bytes + 64 * 1024
+
+
 PHOTO_FORM = {
     "type": "object",
     "properties": {"file": {"type": "string", "format": "binary", "description": "A JPEG or PNG image"}},
@@ -159,7 +165,7 @@ class NgoController(Controller):
     @post(
         "/photos",
         status_code=201,
-        request_max_body_size=PHOTO_BODY_LIMIT,
+        opt={BODY_LIMIT: photo_body_limit},
         responses=problems(409, 422),
         operation_class=documented_body("multipart/form-data", PHOTO_FORM),
     )

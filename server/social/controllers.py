@@ -67,7 +67,7 @@ class FriendsController(UserController):
         limit: Limit = 50,
     ) -> Page[FriendPublic]:
         """Your friends, the newest friendship first."""
-        items, next_cursor = await friendships.list_friends(db_session, current_user, cursor, limit)
+        items, next_cursor = await friendships.list_friends(db_session, current_user.id, cursor, limit)
         return Page(items=items, next_cursor=next_cursor)
 
     @delete("/friends/{handle:str}", status_code=204)

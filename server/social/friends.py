@@ -18,7 +18,7 @@ from server.errors import Conflict, NotFound
 from server.feed.models import FeedType
 from server.feed.service import add_feed_item
 from server.notifications.service import notify
-from server.pagination import newest_first, page_of
+from server.pagination import Ordering, newest_first, page_of
 from server.social.models import FriendRequest, Friendship, RequestStatus
 from server.social.schemas import FriendPublic, FriendRequestPublic, UserRef
 from server.users.models import User
@@ -195,14 +195,14 @@ async def list_requests(
 
 
 async def list_friends(
-    session: AsyncSession, user: User, cursor: str | None, limit: int
+    session: AsyncSession, user_id: str, cursor: str | None, limit: int, order: Ordering = newest_first
 ) -> tuple[list[FriendPublic], str | None]:
     query = (
         select(col(Friendship.id), col(Friendship.created_at), col(User.handle), col(User.display_name))
         .join(User, col(User.id) == col(Friendship.friend_id))
-        .where(col(Friendship.user_id) == user.id, col(User.deleted_at).is_(None))
+        .where(col(Friendship.user_id) == user_id, col(User.deleted_at).is_(None))
     )
-    rows = list((await session.execute(newest_first(query, col(Friendship.id), cursor, limit))).all())
+    rows = list((await session.execute(order(query, col(Friendship.id), cursor, limit))).all())
     rows, next_cursor = page_of(rows, limit)
     return [FriendPublic(handle=r.handle, display_name=r.display_name, since=r.created_at) for r in rows], next_cursor
 

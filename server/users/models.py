@@ -55,7 +55,7 @@ class RefreshToken(SQLModel, table=True):
     user_id: str = Field(foreign_key="users.id", index=True, max_length=36)
     token_hash: str = Field(max_length=64, unique=True)
     expires_at: datetime = Field(index=True)  # `prune` deletes by it
-    revoked_at: datetime | None = None
+    revoked_at: datetime | None = Field(default=None, index=True)  # `prune` deletes by it
     created_at: datetime
     last_used_at: datetime | None = None
     user_agent: str | None = Field(default=None, max_length=200)

@@ -23,6 +23,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from server.errors import TYPE_PREFIX, BadRequest
+from server.forms import BODY_LIMIT
 from server.memory import MemoryBudget
 from server.pagination import Cursor
 from server.planting import ngos, orders, photo_store, planting_rows, plantings
@@ -58,7 +59,12 @@ from server.webhooks import service as webhooks
 PAGE_SIZE = 25
 TREE_ID_MAX = 64
 _FORM_TEXT = 64 * 1024
-PHOTO_FORM_LIMIT = PHOTOS_PER_FORM * (10 * 1024 * 1024 + 16 * 1024) + _FORM_TEXT
+
+
+def photo_form_limit(settings: Settings) -> int:
+    return PHOTOS_PER_FORM * (settings.photo_max_bytes + 16 * 1024) + _FORM_TEXT
+
+
 CSV_FORM_LIMIT = MAX_CSV_BYTES + _FORM_TEXT
 
 OrderStatusFilter = Annotated[str | None, QueryParameter(max_length=20)]
@@ -204,7 +210,7 @@ class NgoPortalController(Controller):
         context = await photos_context(db_session, settings, member, order_id)
         return portal_page(request, member, "ngo/photos.html", context)
 
-    @post("/orders/{order_id:str}/photos", status_code=200, request_max_body_size=PHOTO_FORM_LIMIT)
+    @post("/orders/{order_id:str}/photos", status_code=200, opt={BODY_LIMIT: photo_form_limit})
     async def upload_photos(
         self,
         request: Request[Any, Any, Any],

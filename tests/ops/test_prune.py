@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from server.db import Database
 from server.idempotency import IdempotencyRecord
+from server.members.models import OrgKind, WebSession
 from server.partners.models import GreenCode
 from server.social.models import PlayCounter
 from server.users.models import RefreshToken
@@ -16,6 +18,7 @@ from server.webhooks.models import WebhookDelivery
 from tests.api import Api, earn
 from tests.partners.helpers import green_code
 from tests.social.helpers import befriend
+from tests.web.portal import member_portal
 from tests.webhooks.test_delivery import Receiver, order_issued_event, receiver  # noqa: F401 (fixture)
 
 DAY = 24 * 3600
@@ -94,6 +97,55 @@ async def test_expired_refresh_tokens_are_deleted_revoked_or_not(api: Api) -> No
     await api.register()
     assert (await api.run_job("prune"))["refresh_tokens_deleted"] == 2
     assert await count(api, RefreshToken.id) == 0
+
+
+async def test_revoked_sessions_are_deleted_and_live_ones_kept(api: Api) -> None:
+    ended, live = await api.register(), await api.register()
+    logout = await api.client.post("/v1/auth/logout", json={"refresh_token": ended.tokens["refresh_token"]})
+    assert logout.status_code == 204
+    assert (await api.run_job("prune"))["refresh_tokens_deleted"] == 1
+    assert await count(api, RefreshToken.id) == 1
+    assert (await live.get("/v1/me/sessions")).json()["items"]
+
+
+@pytest.mark.settings(ended_session_retention_days=1)
+async def test_ended_sessions_are_kept_through_the_retention(api: Api) -> None:
+    user = await api.register()
+    assert (await user.post("/v1/auth/logout-all")).status_code == 204
+    portal = await member_portal(api, org_kind=OrgKind.OPERATOR, email="ops@canopy.example")
+    assert (await portal.post_form("/logout")).status_code == 303
+    counts = await api.run_job("prune")
+    assert counts["refresh_tokens_deleted"] == 0 and counts["web_sessions_deleted"] == 0
+    assert await count(api, RefreshToken.id) == 1 and await count(api, WebSession.token_hash) == 1
+
+
+async def age_portal_sessions(api: Api, **ago: timedelta) -> None:
+    """Portal sessions run on the wall clock, which the test clock does not move: their times are
+    set back in the table instead."""
+    database = Database(api.settings.database_url)
+    try:
+        async with database.transaction() as session:
+            now = datetime.now(UTC)
+            await session.execute(update(WebSession).values({name: now - delta for name, delta in ago.items()}))
+    finally:
+        await database.dispose()
+
+
+async def test_portal_sessions_signed_out_idle_or_too_old_are_deleted_and_live_ones_kept(api: Api) -> None:
+    signed_out = await member_portal(api, org_kind=OrgKind.OPERATOR, email="out@canopy.example")
+    assert (await signed_out.post_form("/logout")).status_code == 303
+    live = await member_portal(api, org_kind=OrgKind.OPERATOR, email="live@canopy.example")
+    counts = await api.run_job("prune")
+    assert counts["web_sessions_deleted"] == 1 and await count(api, WebSession.token_hash) == 1
+    assert (await live.get("/account")).status_code == 200
+
+    idle = timedelta(seconds=api.settings.web_session_idle_s + 60)
+    await age_portal_sessions(api, last_seen_at=idle)
+    assert (await api.run_job("prune"))["web_sessions_deleted"] == 1
+    await member_portal(api, org_kind=OrgKind.OPERATOR, email="old@canopy.example")
+    await age_portal_sessions(api, created_at=timedelta(seconds=api.settings.web_session_max_age_s + 60))
+    assert (await api.run_job("prune"))["web_sessions_deleted"] == 1
+    assert await count(api, WebSession.token_hash) == 0
 
 
 @pytest.mark.settings(order_min_trees=1)
