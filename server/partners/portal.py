@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, distinct, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, String, and_, case, distinct, exists, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlmodel import col
 
@@ -204,58 +204,45 @@ def _line(report: PartnerReport) -> ReportLine:
     )
 
 
-def export_query(partner_id: str, first_day: date, last_day: date) -> Select[*tuple[Any, ...]]:
+def utc_moment(column: Any, dialect: str) -> ColumnElement[str]:
+    """A timestamp as ISO 8601 text in UTC (`2026-12-07T09:30:00.000000Z`), written by the
+    database: the export then hands its rows to the csv module as they come."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"', type_=String)
+    return func.replace(column, " ", "T", type_=String) + "Z"
+
+
+def _cell_text(column: Any) -> ColumnElement[str]:
+    """Free text as a spreadsheet shows it, never as a formula it would run (a leading `'`)."""
+    first = func.substr(column, 1, 1)
+    return case((first.in_(_FORMULA_STARTS), literal("'") + column), else_=column)
+
+
+def export_query(partner_id: str, first_day: date, last_day: date, dialect: str) -> Select[*tuple[Any, ...]]:
     """One row per action of each report in the period, in the order of `occurred_at` (a report's
-    actions by code)."""
+    actions by code), every column already as the CSV writes it."""
     start, end = day_start(first_day), day_start(last_day) + timedelta(days=1)
+    voided = col(PartnerReport.voided_at).is_not(None)
     return (
         select(
             col(PartnerReport.report_id),
-            col(PartnerReport.occurred_at),
-            col(PartnerReport.created_at),
+            utc_moment(col(PartnerReport.occurred_at), dialect),
+            utc_moment(col(PartnerReport.created_at), dialect),
             col(PartnerReport.user_ref),
             col(ActionRecord.action_code),
             col(ActionRecord.quantity),
             col(ActionRecord.energy_g),
-            col(ActionRecord.capped),
-            col(PartnerReport.voided_at),
-            col(ActionRecord.voided_g),
-            col(PartnerReport.void_reason),
+            case((col(ActionRecord.capped), literal("true")), else_=literal("false")),
+            case((voided, literal("voided")), else_=literal("awarded")),
+            utc_moment(col(PartnerReport.voided_at), dialect),
+            case((voided, func.coalesce(col(ActionRecord.voided_g), 0))),
+            _cell_text(col(PartnerReport.void_reason)),
         )
         .join(ActionRecord, col(ActionRecord.report_id) == col(PartnerReport.id))
         .where(*_accepted(partner_id, start, end))
         .order_by(
             col(PartnerReport.occurred_at), col(PartnerReport.id), col(ActionRecord.action_code), col(ActionRecord.id)
         )
-    )
-
-
-def _moment(value: datetime | None) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else ""
-
-
-def _cell_text(value: str | None) -> str:
-    """Free text as a spreadsheet shows it, never as a formula it would run."""
-    if not value:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
-
-
-def _csv_row(row: Any) -> tuple[Any, ...]:
-    voided = row.voided_at is not None
-    return (
-        row.report_id,
-        _moment(row.occurred_at),
-        _moment(row.created_at),
-        row.user_ref or "",
-        row.action_code,
-        row.quantity,
-        row.energy_g,
-        "true" if row.capped else "false",
-        "voided" if voided else "awarded",
-        _moment(row.voided_at),
-        (row.voided_g or 0) if voided else "",
-        _cell_text(row.void_reason),
     )
 
 
@@ -266,11 +253,11 @@ async def export_csv(engine: AsyncEngine, partner_id: str, first_day: date, last
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     yield buffer.getvalue().encode()
-    query = export_query(partner_id, first_day, last_day).execution_options(yield_per=EXPORT_CHUNK_ROWS)
+    query = export_query(partner_id, first_day, last_day, engine.dialect.name)
     async with engine.connect() as connection:
-        result = await connection.stream(query)
+        result = await connection.stream(query.execution_options(yield_per=EXPORT_CHUNK_ROWS))
         async for rows in result.partitions():
             buffer.seek(0)
             buffer.truncate()
-            writer.writerows(_csv_row(row) for row in rows)
+            writer.writerows(rows)
             yield buffer.getvalue().encode()
