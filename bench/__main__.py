@@ -2,6 +2,7 @@
 
 python -m bench batching [--n N]   the batch-planting-orders job against one raw INSERT ... SELECT
 python -m bench digests [--n N]    the morning digests of send-notifications against a raw INSERT ... SELECT
+python -m bench export [--n N]     the partner portal's CSV export against COPY ... TO STDOUT (PostgreSQL)
 python -m bench http [options]     the HTTP scenarios against the framework and database ceilings
                                    (python -m bench http --help)
 python -m bench inprocess [--url]  server CPU per request of the hot routes, app called directly
@@ -12,12 +13,13 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from bench import batching, digests, inprocess
+from bench import batching, digests, export, inprocess
 from bench.http import run as http
 
 BENCHMARKS = {
     "batching": lambda: asyncio.run(batching.main()),
     "digests": lambda: asyncio.run(digests.main()),
+    "export": lambda: asyncio.run(export.main()),
     "http": lambda: asyncio.run(http.main()),
     "inprocess": lambda: asyncio.run(inprocess.main()),
 }

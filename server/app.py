@@ -74,6 +74,7 @@ from server.web.members import (
 )
 from server.web.ngo import NgoPortalController
 from server.web.pages import template_config
+from server.web.partner import PartnerPortalController
 from server.web.public import CertificatePageController, ProfilePageController
 from server.web.session import SignInRequired
 from server.web.signin import AccountController, SignInController, SignOutController, sign_in_redirect
@@ -221,6 +222,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OperatorsPages,
             *CONSOLE_PAGES,
             NgoPortalController,
+            PartnerPortalController,
         ],
         template_config=template_config(),
         dependencies={

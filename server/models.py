@@ -13,7 +13,15 @@ from server.mail.models import Email
 from server.members.models import Member, WebSession
 from server.notifications.models import Device, Notification, NotificationSettings, PushDelivery, TheftNote
 from server.ops.models import JobRun
-from server.partners.models import ActionUsage, GreenCode, Partner, PartnerKey, PartnerLink, PartnerReport
+from server.partners.models import (
+    ActionUsage,
+    GreenCode,
+    Partner,
+    PartnerKey,
+    PartnerLink,
+    PartnerRefusal,
+    PartnerReport,
+)
 from server.planting.models import Ngo, NgoKey, Photo, PhotoHashBand, Planting, PlantingOrder, Rejection
 from server.social.models import FriendRequest, Friendship, PlayCounter, Steal
 from server.trees.models import Tree
@@ -48,6 +56,7 @@ __all__ = [
     "Partner",
     "PartnerKey",
     "PartnerLink",
+    "PartnerRefusal",
     "PartnerReport",
     "Photo",
     "PhotoHashBand",

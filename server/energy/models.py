@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 from server.db import new_id
@@ -39,5 +39,7 @@ class ActionRecord(SQLModel, table=True):
     ball_id: str | None = Field(default=None, max_length=36)
     # The partner report (partner_reports.id) that recorded this action; NULL for device actions.
     report_id: str | None = Field(default=None, max_length=36, index=True)
+    # What a void of that report took back of this action's energy (partner reports only).
+    voided_g: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     occurred_at: datetime
     created_at: datetime

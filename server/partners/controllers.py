@@ -25,6 +25,7 @@ from server.openapi import documented_body
 from server.pagination import Cursor, Limit, Page
 from server.partners import green_codes, onboarding, reports, settlement, voids
 from server.partners.models import Partner, PartnerReport
+from server.partners.refusals import RecordRefusals
 from server.partners.schemas import (
     REPORT_ID_PATTERN,
     BatchResponse,
@@ -263,6 +264,7 @@ class PartnerReportController(Controller):
     path = "/partner"
     tags = ["partners"]
     dependencies = {"partner": Provide(provide_partner)}
+    middleware = [RecordRefusals]
     security = [{"partner": []}]
 
     @post(

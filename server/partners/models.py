@@ -72,6 +72,7 @@ class PartnerReport(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("partner_id", "report_id", name="uq_partner_reports_partner_report"),
         Index("ix_partner_reports_partner_id_id", "partner_id", "id"),
+        Index("ix_partner_reports_partner_id_occurred_at", "partner_id", "occurred_at"),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -100,3 +101,22 @@ class ActionUsage(SQLModel, table=True):
     period: str = Field(primary_key=True, max_length=10)
     units: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     grams: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
+
+
+class PartnerRefusal(SQLModel, table=True):
+    """A signed request Canopy refused, kept so the partner's integrators can see why (SPEC 12.4):
+    the newest 100 per partner. `signed` is the string Canopy signed, for a bad signature only."""
+
+    __tablename__ = "partner_refusals"
+    __table_args__ = (Index("ix_partner_refusals_partner_id_id", "partner_id", "id"),)
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    partner_id: str = Field(foreign_key="partners.id", max_length=36)
+    key_id: str = Field(max_length=40)
+    method: str = Field(max_length=10)
+    target: str = Field(max_length=2000)  # path and query as sent
+    status: int
+    problem: str = Field(max_length=100)
+    detail: str = Field(sa_column=Column(Text, nullable=False))
+    signed: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    created_at: datetime

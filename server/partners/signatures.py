@@ -28,6 +28,7 @@ from server.dependencies import app_services, client_address, rate_limiter
 from server.errors import Unauthorized
 from server.logs import set_actor
 from server.partners.models import Partner, PartnerKey
+from server.partners.refusals import SIGNED_MAX, TARGET_MAX, Signer, mark_signer, readable
 from server.rate_limits import Caller
 
 TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
@@ -92,10 +93,26 @@ async def charge_reports(request: Request[Any, Any, Any], reports: int) -> None:
 
 
 async def _signer(state: State, request: Request[Any, Any, Any], db_session: AsyncSession, now: datetime) -> Partner:
+    """Once the key is found, its partner is marked on the request, so that this refusal or a later
+    one is kept for the partner's portal."""
     settings = app_services(state).settings
     key_id = request.headers.get("canopy-key-id", "")
     timestamp = request.headers.get("canopy-timestamp", "")
     header = request.headers.get("canopy-signature", "")
+    row = None
+    if KEY_ID.fullmatch(key_id):
+        row = (
+            await db_session.execute(
+                select(col(PartnerKey.secret), col(PartnerKey.revoked_at), Partner)
+                .join(Partner, col(Partner.id) == col(PartnerKey.partner_id))
+                .where(col(PartnerKey.key_id) == key_id)
+            )
+        ).first()
+    target = path_as_sent(request.scope)
+    signer = None
+    if row is not None:  # the key names its partner: every refusal from here on is recorded for it
+        signer = Signer(partner_id=row.Partner.id, key_id=key_id, target=readable(target.encode("latin-1"), TARGET_MAX))
+        mark_signer(request.scope, signer)
     if not key_id or not timestamp or not header:
         raise _refuse(
             "Canopy-Key-Id, Canopy-Timestamp and Canopy-Signature are required.", problem="signature-required"
@@ -111,22 +128,18 @@ async def _signer(state: State, request: Request[Any, Any, Any], db_session: Asy
     signatures = [match.group(1).lower() for part in candidates if (match := SIGNATURE.fullmatch(part))]
     if not signatures or not KEY_ID.fullmatch(key_id):
         raise _refuse("The request signature is not valid.")
-
-    row = (
-        await db_session.execute(
-            select(col(PartnerKey.secret), Partner)
-            .join(Partner, col(Partner.id) == col(PartnerKey.partner_id))
-            .where(col(PartnerKey.key_id) == key_id, col(PartnerKey.revoked_at).is_(None))
-        )
-    ).first()
-    if row is None:
+    if row is None or row.revoked_at is not None:
         raise _refuse("The key is unknown or revoked.", problem="unknown-key")
-    secret = SecretBox(settings).decrypt(row[0])
-    expected = sign(secret, timestamp, request.method, path_as_sent(request.scope), await request.body())
+    secret = SecretBox(settings).decrypt(row.secret)
+    body = await request.body()
+    expected = sign(secret, timestamp, request.method, target, body)
     matched = False
     for candidate in signatures:  # every candidate is compared, in constant time
         matched |= hmac.compare_digest(expected, candidate)
     if not matched:
+        assert signer is not None  # the key was found above
+        signer.signed = readable(signed_message(timestamp, request.method, target, body), SIGNED_MAX)
         raise _refuse("The request signature is not valid.")
-    set_actor("partner", row[1].id)
-    return row[1]
+    partner: Partner = row.Partner
+    set_actor("partner", partner.id)
+    return partner

@@ -4,10 +4,11 @@ balance, within the void window; a repeat answers the first response."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -45,9 +46,9 @@ async def void_report(
         raise Conflict(f"A report can be voided within {settings.void_window_days} days.", problem="void-window-closed")
     records = (
         await session.execute(
-            select(col(ActionRecord.ball_id), col(ActionRecord.energy_g)).where(
-                col(ActionRecord.report_id) == report.id
-            )
+            select(col(ActionRecord.id), col(ActionRecord.ball_id), col(ActionRecord.energy_g))
+            .where(col(ActionRecord.report_id) == report.id)
+            .order_by(col(ActionRecord.id))
         )
     ).all()
     per_ball: dict[str, int] = {}
@@ -68,6 +69,7 @@ async def void_report(
         # stolen grams are charged to a ball's reports in proportion, rounded down
         share = ball.stolen_g * grams // ball.amount_g if ball.amount_g else 0
         wanted.append((ball_id, grams - share))
+    await _record_voided_grams(session, records, per_ball, dict(wanted))
     taken = await ledger.clawback(session, report.user_id, wanted, now=now, reference=report.id)
     voided_g = sum(grams for _, grams in wanted)
     body = {
@@ -93,3 +95,25 @@ async def void_report(
             now=now,
         )
     return body
+
+
+async def _record_voided_grams(
+    session: AsyncSession, records: Sequence[Any], per_ball: dict[str, int], wanted: dict[str, int]
+) -> None:
+    """Each action record's part of what the void takes back (a ball holds one action), so the
+    partner's dashboard sums energy net of voids by action and by day in SQL. Rounding down
+    leaves a few grams of a ball: its first record takes them."""
+    left = dict(wanted)
+    first_of_ball: dict[str, str] = {}
+    voided: dict[str, int] = {}
+    for record in records:
+        share = 0
+        if record.ball_id in wanted and record.energy_g > 0:
+            share = wanted[record.ball_id] * record.energy_g // per_ball[record.ball_id]
+            left[record.ball_id] -= share
+            first_of_ball.setdefault(record.ball_id, record.id)
+        voided[record.id] = share
+    for ball_id, record_id in first_of_ball.items():
+        voided[record_id] += left[ball_id]
+    if voided:
+        await session.execute(update(ActionRecord), [{"id": k, "voided_g": v} for k, v in voided.items()])
