@@ -36,11 +36,12 @@ class RecoveryController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/verify-email", status_code=204, responses=problems(409))
+    @post("/verify-email", status_code=204, responses=problems("invalid-token", "email-taken"))
     async def verify_email(self, db_session: NamedDependency[AsyncSession], data: JSONBody[TokenRequest]) -> None:
+        """Verify an address with the token of a mailed link (SPEC 11.1); each token works once."""
         await service.verify_email(db_session, data.token)
 
-    @post("/password-reset", status_code=202, responses=problems(429))
+    @post("/password-reset", status_code=202, responses=problems("mail-throttled", "throttle-unavailable"))
     async def password_reset(
         self,
         request: Request,
@@ -50,18 +51,20 @@ class RecoveryController(Controller):
         now: NamedDependency[datetime],
         data: JSONBody[EmailRequest],
     ) -> Response[Accepted]:
-        """202 with the same body, after the same counting and lookup, for any address."""
+        """Mail a password-reset link to a verified address (SPEC 11.1). The answer is the same 202 whether or not an
+        account has that address."""
         may_mail = await throttle.mail_allowed(data.email, client_address(request))
         await service.request_password_reset(db_session, settings, data.email, may_mail, now)
         return Response(Accepted(detail=service.RESET_ACCEPTED), status_code=202)
 
-    @post("/password-reset/confirm", status_code=204)
+    @post("/password-reset/confirm", status_code=204, responses=problems("invalid-token"))
     async def confirm_password_reset(
         self,
         passwords: NamedDependency[Passwords],
         db_session: NamedDependency[AsyncSession],
         data: JSONBody[PasswordResetConfirm],
     ) -> None:
+        """Set a new password with the token of a reset link (SPEC 11.1); every session of the account ends."""
         await service.confirm_password_reset(db_session, passwords, data.token, data.password)
 
 
@@ -79,7 +82,7 @@ class MyAccountController(UserController):
     path = "/me"
     tags = ["me"]
 
-    @put("/email", status_code=202, responses=problems(429))
+    @put("/email", status_code=202, responses=problems("mail-throttled", "throttle-unavailable"))
     async def set_email(
         self,
         request: Request,
@@ -90,14 +93,14 @@ class MyAccountController(UserController):
         now: NamedDependency[datetime],
         data: JSONBody[EmailRequest],
     ) -> Response[Accepted]:
-        """Kept unverified and a verification link mailed; the same 202 for an address another
-        account has verified (verifying it then answers 409 `email-taken`)."""
+        """Set the account's email (SPEC 11.1): kept unverified and a verification link mailed; the same 202 for an
+        address another account has verified (verifying it then answers 409 `email-taken`)."""
         await service.release_write_lock(db_session)
         may_mail = await throttle.mail_allowed(data.email, client_address(request))
         await service.set_email(db_session, settings, current_user, data.email, may_mail, now)
         return Response(Accepted(detail=service.EMAIL_ACCEPTED), status_code=202)
 
-    @post("/password", status_code=204, responses=problems(403, 429))
+    @post("/password", status_code=204, responses=problems("wrong-password", "login-throttled", "throttle-unavailable"))
     async def change_password(
         self,
         request: Request,
@@ -107,7 +110,8 @@ class MyAccountController(UserController):
         current_user: NamedDependency[User],
         data: JSONBody[PasswordChange],
     ) -> None:
-        """Every session ends, this one too: sign in again with the new password."""
+        """Change the password (SPEC 11.1); a wrong `current_password` counts as a failed login. Every session ends,
+        this one too: sign in again with the new password."""
         await service.change_password(
             db_session,
             passwords,
@@ -134,7 +138,7 @@ class MyAccountController(UserController):
             db_session, current_user.id, claims.session_id if claims else None, cursor, limit
         )
 
-    @delete("/sessions/{session_id:str}", status_code=204)
+    @delete("/sessions/{session_id:str}", status_code=204, responses=problems("not-found"))
     async def end_session(
         self,
         db_session: NamedDependency[AsyncSession],
