@@ -74,7 +74,7 @@ class LogoutAllController(UserController):
 
     @post("/logout-all", status_code=204)
     async def logout_all(self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]) -> None:
-        """Every session of the user ends: refresh tokens and access tokens alike."""
+        """Sign out everywhere (SPEC 11.1): every session of the user ends, refresh tokens and access tokens alike."""
         await end_all_sessions(db_session, current_user.id)
 
 
@@ -132,7 +132,8 @@ class MyAccountController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[SessionPublic]:
-        """The live sessions (refresh tokens), newest first; `current` is the one of this access token."""
+        """The user's live sessions (refresh tokens), newest first (SPEC 11.1); `current` marks the one of this
+        access token."""
         claims = read_access_token(settings, bearer_token(request) or "")
         return await service.list_sessions(
             db_session, current_user.id, claims.session_id if claims else None, cursor, limit
@@ -145,6 +146,6 @@ class MyAccountController(UserController):
         current_user: NamedDependency[User],
         session_id: FromPath[ResourceId],
     ) -> None:
-        """Its refresh token stops working at once; an access token already issued to it runs out
-        within `expires_in` (POST /auth/logout-all ends those too)."""
+        """End one session (SPEC 11.1): its refresh token stops working at once; an access token already issued to it
+        runs out within `expires_in` (`POST /auth/logout-all` ends those too)."""
         await service.end_session(db_session, current_user.id, session_id)

@@ -357,7 +357,7 @@ class AdminOrderController(OperatorController):
         order_id: FromPath[ResourceId],
         data: JSONBody[CancelRequest],
     ) -> OrderPublic:
-        """Withdraw an issued or acknowledged order: its ordered trees go back to the queue with
+        """Operator: withdraw an issued or acknowledged order: its ordered trees go back to the queue with
         their place in it, planted trees stay planted, the NGO gets `order.cancelled`. Cancelling
         a cancelled order again answers it unchanged; a completed one -> 409 `order-not-cancellable`."""
         order = await orders.cancel_order(db_session, order_id, data.reason, now)
