@@ -24,13 +24,13 @@ class EmailRequest(RequestModel):
 
 
 class TokenRequest(RequestModel):
-    model_config = examples({"token": "vt_5kQ2mZ8rT1xW9cJ4hN7bL0pF3sD6gA2e"})
+    model_config = examples({"token": "KrojqGIKn2bsGFgBAvzjd2p4DMTFjBmpcijzlraxjlQ"})
 
     token: LinkToken
 
 
 class PasswordResetConfirm(RequestModel):
-    model_config = examples({"token": "pr_8hJ3kL6mN9pQ2rS5tV8wX1yZ4aB7cD0e", "password": "new-long-passphrase"})
+    model_config = examples({"token": "7kZDopTza9xfrSTCP8IMVtWlYViDAX0ppjAYRp8MgBg", "password": "new-long-passphrase"})
 
     token: LinkToken
     password: Password

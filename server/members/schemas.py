@@ -55,7 +55,7 @@ class MemberInvited(MemberPublic):
     model_config = examples(
         {
             **MEMBER_EXAMPLE,
-            "invitation_url": "https://canopy.example.org/invite?token=mi_3nF8qT2vX6zB9dG1kM4pR7sW0yC5hJ8e",
+            "invitation_url": "https://canopy.example.org/invite?token=w0_twrEKTgSf0JSNNlx2xb6xbYAdPMpTVjumYPuhOM0",
         }
     )
 

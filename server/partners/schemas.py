@@ -97,8 +97,8 @@ class PartnerCreated(SQLModel):
         {
             **{k: v for k, v in PARTNER_EXAMPLE.items() if k != "created_at"},
             "key_id": "pk_4f2a9c1e7b3d5a8f0c6e2b9d",
-            "secret": "ps_Xq7Lm2Vn9Rt4Wk8Zp1Bc6Hd3Jf5Gs0Ya",
-            "webhook_secret": "whsec_Ht5Nw8Qz2Lc7Vb4Xm1Kp9Rd6Fg3Js0Ea",
+            "secret": "psk_2bH_i2gK6K1G4t5xt-pDIEvdBszqVhsZ1P0_tilCTPw",
+            "webhook_secret": "whsec_jfyG3gf4SvSP0mGqXLU7bvCVEbA0l3L3DwRwKAUDS1A",
         }
     )
 
@@ -130,7 +130,9 @@ class PartnerUpdated(PartnerPublic):
 
 
 class KeyCreated(SQLModel):
-    model_config = examples({"key_id": "pk_9e1d3b5a7c2f4e6a8b0d1c3e", "secret": "ps_Ab3Cd5Ef7Gh9Ij1Kl3Mn5Op7Qr9St1Uv"})
+    model_config = examples(
+        {"key_id": "pk_9e1d3b5a7c2f4e6a8b0d1c3e", "secret": "psk_LljiWSN1fAh-1L0HR7F4ymRQrW-5nJCBsBP1sJDmBhI"}
+    )
 
     key_id: str
     secret: str

@@ -30,7 +30,7 @@ NGO_EXAMPLE = {
     "webhook_url": "https://hooks.greensands.example.org/canopy",
     "created_at": "2026-01-04T10:00:00Z",
 }
-WEBHOOK_SECRET_EXAMPLE = "whsec_Pq4Lm8Nx2Vz6Tc1Rb9Kw3Hf7Js5Dg0Ya"
+WEBHOOK_SECRET_EXAMPLE = "whsec_R60dT5Bnz7afmdi84MCNQVVpT-U5NRuwaQoaGdfUUUc"
 TREE_IDS_EXAMPLE = ("0193e3f0-7c21-7e44-8b1a-2d9f6e5c4b70", "0193e3f1-02aa-7d13-9e40-5b6c7d8e9f01")
 PHOTO_ID_EXAMPLE = "0193f1d2-9a4b-7c0d-8e1f-2a3b4c5d6e7f"
 ORDER_EXAMPLE = {
@@ -76,7 +76,7 @@ class NgoCreated(SQLModel):
             "id": NGO_EXAMPLE["id"],
             "name": "Green Sands",
             "key_id": "nk_3a9f1c7e5b2d8a4f",
-            "api_key": "ngo_Zt8Kq3Wm6Yp1Rc4Vn9Bx2Hs7Lf5Jd0Ga",
+            "api_key": "ngo_GEpv1eWf7He9ui5WDKSCjlJ12OR4wUZ1-MxaHa8eokM",
             "webhook_secret": WEBHOOK_SECRET_EXAMPLE,
         }
     )
@@ -105,7 +105,9 @@ class NgoPublic(NgoSummary):
 
 
 class NgoKeyCreated(SQLModel):
-    model_config = examples({"key_id": "nk_7d2b9e4a1c6f3e8b", "api_key": "ngo_Ha2Jk4Lm6Np8Qr0St2Uv4Wx6Yz8Ab0Cd"})
+    model_config = examples(
+        {"key_id": "nk_7d2b9e4a1c6f3e8b", "api_key": "ngo_VtkgrTh6KBHfc2LurkephBr7iAKdkpOJhtH7wvcW5oY"}
+    )
 
     key_id: str
     api_key: str
