@@ -15,6 +15,7 @@ from http import HTTPStatus
 from typing import Any
 
 from litestar import Litestar, Request, Response
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.routes import HTTPRoute
@@ -151,6 +152,7 @@ def problems(*names: str) -> dict[int, ResponseSpec]:
 
 # The refusals of an operation's shape, named once here rather than on each handler.
 _BODY = ("validation", "malformed-json", "payload-too-large", "unsupported-media-type")
+_FORM = ("validation", "malformed-form", "payload-too-large", "unsupported-media-type")
 _PARAMETERS = ("validation",)
 _SCHEMES = {
     "user": ("unauthorized", "user-only", "account-suspended"),
@@ -183,8 +185,9 @@ def _generic_problems(handler: Any) -> list[str]:
     """What any operation of this shape may answer: input, credentials, idempotency, the database."""
     dependencies, parameters = _names_asked(handler)
     names: list[str] = []
-    if "data" in handler.parsed_fn_signature.parameters:
-        names += _BODY
+    if body := handler.parsed_fn_signature.parameters.get("data"):
+        multipart = getattr(body.kwarg_definition, "media_type", None) == RequestEncodingType.MULTI_PART
+        names += _FORM if multipart else _BODY
     if parameters:
         names += _PARAMETERS
     if "cursor" in parameters:

@@ -18,6 +18,8 @@ from typing import Any
 
 from litestar.openapi import OpenAPIConfig, ResponseSpec
 from litestar.openapi.spec import Example, OpenAPI, OpenAPIMediaType, Operation, RequestBody, Schema
+
+# Litestar's own key naming (request_body -> requestBody), so that its written form can be walked.
 from litestar.openapi.spec.base import BaseSchemaObject, _normalize_key
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.plugins.pydantic import PydanticSchemaPlugin
