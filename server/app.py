@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, MediaType, Response, Router
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.routes import HTTPRoute
@@ -44,7 +43,7 @@ from server.members.controllers import AdminNgoMemberController, AdminPartnerMem
 from server.members.sessions import session_store
 from server.memory import MIB, MemoryBudget, return_large_blocks_to_the_system
 from server.notifications.controllers import NotificationController
-from server.openapi import RequestModelSchemaPlugin
+from server.openapi import CanopyOpenAPIConfig, ModelExamplesSchemaPlugin, RequestModelSchemaPlugin
 from server.ops.controllers import HealthController, JobsController, TestClockController
 from server.partners.controllers import AdminPartnerController, GreenCodeController, PartnerReportController
 from server.planting.controllers import AdminNgoController, AdminOrderController, NgoController, PhotoController
@@ -235,7 +234,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers={**with_error_pages(EXCEPTION_HANDLERS), SignInRequired: sign_in_redirect},
         request_class=StrictJSONRequest,
         logging_config=logging_config(settings),
-        plugins=[RequestModelSchemaPlugin()],
+        plugins=[RequestModelSchemaPlugin(), ModelExamplesSchemaPlugin()],
         middleware=[
             metrics.middleware,
             RateLimitMiddleware(rate_limit_caller, rate_limiter),
@@ -245,7 +244,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         lifespan=[lifespan],
         request_max_body_size=settings.request_max_body_bytes,
-        openapi_config=OpenAPIConfig(
+        openapi_config=CanopyOpenAPIConfig(
             title="Canopy",
             version=VERSION,
             description=(
@@ -253,6 +252,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "as a JSON integer: 128, never 128.0 (a float is refused where an integer belongs)."
             ),
             path="/schema",
+            use_handler_docstrings=True,
             render_plugins=[offline_swagger_ui()],
             components=Components(security_schemes=SECURITY_SCHEMES),
         ),

@@ -7,17 +7,23 @@ failures are all mapped here.
 
 from __future__ import annotations
 
+import inspect
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from litestar import Litestar, Request, Response
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.routes import HTTPRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, InternalError, ProgrammingError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+from server.problem_types import STATUSES
 
 logger = logging.getLogger("canopy.errors")
 
@@ -88,6 +94,26 @@ class ProblemField(BaseModel):
 class Problem(BaseModel):
     """The problem+json body every error answers with (its OpenAPI schema)."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "type": "urn:canopy:problem:not-ripe",
+                    "title": "Conflict",
+                    "status": 409,
+                    "detail": "This ball is growing, not ripe.",
+                },
+                {
+                    "type": "urn:canopy:problem:validation",
+                    "title": "Bad Request",
+                    "status": 400,
+                    "detail": "The request is not valid; see errors.",
+                    "errors": [{"field": "steps", "message": "Input should be less than or equal to 100000"}],
+                },
+            ]
+        }
+    )
+
     type: str
     title: str
     status: int
@@ -95,56 +121,106 @@ class Problem(BaseModel):
     errors: list[ProblemField] | None = None
 
 
-def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI `responses=` for the refusals a handler answers beyond the generic ones (see below)."""
-    return {
-        status: ResponseSpec(
-            data_container=Problem,
-            media_type=PROBLEM_MEDIA_TYPE,
-            description=HTTPStatus(status).description or HTTPStatus(status).phrase,
-            generate_examples=False,
-        )
-        for status in statuses
-    }
+@dataclass
+class ProblemResponse(ResponseSpec):
+    """A problem+json response of one status, with the problem types it may carry."""
+
+    names: tuple[str, ...] = ()
 
 
-_NOT_PARAMETERS = {"state", "request", "scope", "headers", "cookies", "query", "data", "body"}
+def _problem_response_spec(status: int, names: Iterable[str]) -> ProblemResponse:
+    ordered = tuple(dict.fromkeys(names))
+    listed = "\n".join(f"- `{TYPE_PREFIX}{name}`" for name in ordered)
+    return ProblemResponse(
+        data_container=Problem,
+        media_type=PROBLEM_MEDIA_TYPE,
+        description=f"{HTTPStatus(status).phrase}; `type` is one of (see docs/problems.md):\n\n{listed}",
+        generate_examples=False,
+        names=ordered,
+    )
 
 
-def _generic_problems(route: HTTPRoute, handler: Any) -> set[int]:
-    """What any operation of this shape may answer: 400 for input, 401/403/429 for credentials and
-    rate limits, 404 for ids."""
-    statuses: set[int] = set()
-    dependencies = handler.resolve_dependencies()
-    parameters = [n for n in handler.parsed_fn_signature.parameters if n not in dependencies]
-    if "data" in parameters:
-        statuses |= {400, 413}
-    if any(n not in _NOT_PARAMETERS for n in parameters):
-        statuses.add(400)
-    if route.path_parameters:
-        statuses.add(404)
-    schemes = {name for requirement in handler.resolve_security() for name in requirement}
-    if schemes:
-        statuses.add(401)
-    if "operator" in schemes:
-        statuses.add(403)
-    if schemes & {"operator", "ngo"} or route.path.startswith("/v1/"):
-        statuses.add(429)  # rate limits (SPEC 14); failed bearer credentials per client address
-    return statuses
+def problems(*names: str) -> dict[int, ResponseSpec]:
+    """OpenAPI `responses=` for the refusals a handler answers by name (server/problem_types.py has
+    their statuses), beyond the generic ones declare_problem_responses adds by the operation's shape."""
+    by_status: dict[int, list[str]] = {}
+    for name in names:
+        for status in STATUSES[name]:
+            by_status.setdefault(status, []).append(name)
+    return {status: _problem_response_spec(status, listed) for status, listed in sorted(by_status.items())}
+
+
+# The refusals of an operation's shape, named once here rather than on each handler.
+_BODY = ("validation", "malformed-json", "payload-too-large", "unsupported-media-type")
+_FORM = ("validation", "malformed-form", "payload-too-large", "unsupported-media-type")
+_PARAMETERS = ("validation",)
+_SCHEMES = {
+    "user": ("unauthorized", "user-only", "account-suspended"),
+    "operator": ("unauthorized", "operator-only", "credential-throttled", "throttle-unavailable"),
+    "ngo": ("unauthorized", "ngo-only", "credential-throttled", "throttle-unavailable"),
+    "partner": ("signature-required", "signature-timestamp", "unknown-key", "invalid-signature"),
+}
+# Every /v1 request is charged to a rate limit (SPEC 14, server/rate_limits.py).
+_RATE_LIMITED = {"/v1/": ("rate-limited",)}
+# Any POST may carry an `Idempotency-Key` (server/idempotency.py).
+_IDEMPOTENT = ("idempotency-key", "idempotency-in-flight", "idempotency-key-reused")
+_NOT_PARAMETERS = {"self", "state", "request", "scope", "headers", "cookies", "query", "data", "body"}
+
+
+def _names_asked(handler: Any) -> tuple[set[str], set[str]]:
+    """The dependencies the handler asks for, itself or through them, and the parameters they all take."""
+    providers = handler.resolve_dependencies()
+    dependencies: set[str] = set()
+    parameters: set[str] = set()
+    wanted = list(handler.parsed_fn_signature.parameters)
+    while wanted:
+        name = wanted.pop()
+        if name not in providers:
+            parameters.add(name)
+        elif name not in dependencies:
+            dependencies.add(name)
+            wanted += inspect.signature(providers[name].dependency).parameters
+    return dependencies, parameters - _NOT_PARAMETERS
+
+
+def _generic_problems(handler: Any) -> list[str]:
+    """What any operation of this shape may answer: input, credentials, idempotency, the database."""
+    dependencies, parameters = _names_asked(handler)
+    names: list[str] = []
+    if body := handler.parsed_fn_signature.parameters.get("data"):
+        multipart = getattr(body.kwarg_definition, "media_type", None) == RequestEncodingType.MULTI_PART
+        names += _FORM if multipart else _BODY
+    if parameters:
+        names += _PARAMETERS
+    if "cursor" in parameters:
+        names.append("bad-cursor")
+    for requirement in handler.resolve_security():
+        for scheme in requirement:
+            names += _SCHEMES[scheme]
+    if "POST" in handler.http_methods and not handler.opt.get("skip_idempotency"):
+        names += _IDEMPOTENT
+        if handler.opt.get("issues_credentials"):  # server/idempotency.py's ISSUES_CREDENTIALS
+            names.append("idempotency-not-replayable")
+    if "db_session" in dependencies:
+        names.append("database-unavailable")
+    return names
 
 
 def declare_problem_responses(app: Litestar) -> None:
     """Declare problem+json error responses on every operation, once, before the OpenAPI document is built.
 
     Litestar documents its own validation body (status_code/detail/extra) as JSON; Canopy answers
-    problem+json. A handler's own `responses=problems(...)` come on top of the generic ones.
+    problem+json. A handler's own `responses=problems(...)` are merged with the generic ones, status
+    by status.
     """
     for route in app.routes:
         if isinstance(route, HTTPRoute):
             for handler in route.route_handlers:
+                declared = handler.responses or {}
+                own = [name for spec in declared.values() if isinstance(spec, ProblemResponse) for name in spec.names]
                 handler.responses = {
-                    **problems(*sorted(_generic_problems(route, handler))),
-                    **(handler.responses or {}),
+                    **{s: spec for s, spec in declared.items() if not isinstance(spec, ProblemResponse)},
+                    **problems(*own, *_generic_problems(handler), *_RATE_LIMITED.get(route.path[:4], ())),
                 }
 
 

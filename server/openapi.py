@@ -4,19 +4,30 @@ Litestar builds a model's schema field by field and loses what the validator enf
 unknown fields are refused (`extra="forbid"`), the bounds of an optional integer, and that a
 PATCH refuses an explicit null. Pydantic's own JSON schema of the same model knows the first two,
 so each request model's properties come from it; a `PatchModel` then drops the `null` branch.
+
+Examples come from the models too: a model's `json_schema_extra={"examples": [...]}` becomes its
+schema's `examples` (Litestar reads only a non-standard `example` key), and a `Page[X]` shows one
+page of X's first example. Litestar writes the document leaving out every null of every dict,
+examples' included (a required `"revoked_at": null` would vanish): they are written again as given.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi import OpenAPIConfig, ResponseSpec
+from litestar.openapi.spec import Example, OpenAPI, OpenAPIMediaType, Operation, RequestBody, Schema
+
+# Litestar's own key naming (request_body -> requestBody), so that its written form can be walked.
+from litestar.openapi.spec.base import BaseSchemaObject, _normalize_key
 from litestar.plugins import OpenAPISchemaPlugin
 from litestar.plugins.pydantic import PydanticSchemaPlugin
 from litestar.typing import FieldDefinition
 from litestar.utils.predicates import is_class_and_subclass
+from pydantic import BaseModel, ConfigDict
 
+from server.pagination import Page
 from server.validation import PatchModel, RequestModel
 
 COMPONENTS = "#/components/schemas/{model}"
@@ -44,6 +55,40 @@ def _not_null(schema: dict[str, Any]) -> dict[str, Any]:
     return {**branches[0], **rest}
 
 
+def examples(*values: dict[str, Any]) -> Any:
+    """A model's configuration carrying its OpenAPI examples (`model_config = examples(...)`).
+
+    Typed Any: SQLModel and pydantic type `model_config` differently, and an example is any JSON.
+    """
+    return ConfigDict(json_schema_extra={"examples": list(values)})
+
+
+def model_examples(model: type[BaseModel]) -> list[Any] | None:
+    """The model's own examples, or for a `Page[X]` one page of X's first example."""
+    extra = model.model_config.get("json_schema_extra")
+    if isinstance(extra, dict) and extra.get("examples"):
+        return list(extra["examples"])  # type: ignore[arg-type]
+    metadata = model.__pydantic_generic_metadata__
+    if metadata["origin"] is Page and (items := model_examples(metadata["args"][0])):
+        return [{"items": items[:1], "next_cursor": None}]
+    return None
+
+
+class ModelExamplesSchemaPlugin(OpenAPISchemaPlugin):
+    """Asked after RequestModelSchemaPlugin, for every other pydantic model: Litestar's schema, with examples."""
+
+    @staticmethod
+    def is_plugin_supported_type(value: Any) -> bool:
+        return is_class_and_subclass(value, BaseModel)
+
+    def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: Any) -> Schema:
+        schema = PydanticSchemaPlugin.for_pydantic_model(
+            field_definition=field_definition, schema_creator=schema_creator
+        )
+        schema.examples = model_examples(field_definition.annotation)
+        return schema
+
+
 class RequestModelSchemaPlugin(OpenAPISchemaPlugin):
     """Asked before Litestar's own pydantic plugin, for `RequestModel` subclasses only."""
 
@@ -66,7 +111,19 @@ class RequestModelSchemaPlugin(OpenAPISchemaPlugin):
         schema.properties = properties
         schema.required = described.get("required") or None
         schema.additional_properties = False
+        schema.examples = model_examples(model)
         return schema
+
+
+def json_example(example: dict[str, Any], description: str, media_type: str = "application/json") -> ResponseSpec:
+    """A JSON success response documented by its example, for a handler that answers a plain dict."""
+    return ResponseSpec(
+        data_container=dict[str, Any],
+        description=description,
+        media_type=media_type,
+        examples=[Example(value=example)],
+        generate_examples=False,
+    )
 
 
 def documented_body(media_type: str, schema: dict[str, Any]) -> type[Operation]:
@@ -80,3 +137,44 @@ def documented_body(media_type: str, schema: dict[str, Any]) -> type[Operation]:
             self.request_body = RequestBody(content={media_type: OpenAPIMediaType(schema=schema)}, required=True)  # type: ignore[arg-type]
 
     return DocumentedBodyOperation
+
+
+def _keep_examples(spec: BaseSchemaObject, written: dict[str, Any]) -> dict[str, Any]:
+    """Write `spec`'s examples into `written` (its Litestar form) as they are, nulls included."""
+    for field in fields(spec):
+        value = getattr(spec, field.name, None)
+        key = field.metadata.get("alias") or _normalize_key(field.name)
+        if value is None or key not in written:
+            continue
+        if (
+            (field.name == "examples" and isinstance(value, list))
+            or field.name == "example"
+            or (field.name == "value" and isinstance(spec, Example))
+        ):
+            written[key] = value
+        elif isinstance(value, BaseSchemaObject):
+            _keep_examples(value, written[key])
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if isinstance(item, BaseSchemaObject) and name in written[key]:
+                    _keep_examples(item, written[key][name])
+        elif isinstance(value, list):
+            for item, item_written in zip(value, written[key], strict=True):
+                if isinstance(item, BaseSchemaObject):
+                    _keep_examples(item, item_written)
+    return written
+
+
+@dataclass
+class _ExamplesKeptOpenAPI(OpenAPI):
+    def to_schema(self) -> dict[str, Any]:
+        return _keep_examples(self, super().to_schema())
+
+
+@dataclass
+class CanopyOpenAPIConfig(OpenAPIConfig):
+    """Litestar's OpenAPI configuration, its document written with the examples as given."""
+
+    def to_openapi_schema(self) -> OpenAPI:
+        built = super().to_openapi_schema()
+        return _ExamplesKeptOpenAPI(**{field.name: getattr(built, field.name) for field in fields(built)})

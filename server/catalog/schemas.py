@@ -8,10 +8,46 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field
 from sqlmodel import SQLModel
 
+from server.openapi import examples
 from server.validation import IntOnly, Number, PatchModel, PrintableText, RequestModel, Text, matching
+
+# OpenAPI examples: realistic values, valid against the schemas (tests/ops/test_openapi_docs.py).
+ACTION_EXAMPLE = {
+    "code": "metro_ride",
+    "name": "Metro ride",
+    "unit": "trip",
+    "grams_per_unit": 52,
+    "per_units": 1,
+    "daily_cap_g": None,
+    "daily_cap_count": 5,
+    "monthly_cap_count": None,
+    "verification": "partner",
+    "factor_source": "Beijing Municipal Ecology and Environment Bureau, urban rail factors",
+    "factor_year": 2024,
+    "baseline": "the same trip by private car",
+}
+SPECIES_EXAMPLE = {
+    "id": "0193c19f-8e22-7b41-a0d9-3f6e2c1b5d48",
+    "common_name": "Saxaul",
+    "scientific_name": "Haloxylon ammodendron",
+    "co2_lifetime_kg": 110,
+}
+PROJECT_EXAMPLE = {
+    "id": "0193c1a0-2d4e-7f10-b6a3-7e9d5c4b3a21",
+    "name": "Alxa Desert Belt",
+    "region": "Inner Mongolia, China",
+    "location": {"lat": 38.85, "lon": 105.72},
+    "radius_km": 50.0,
+    "seasons": [{"start": "03-01", "end": "05-31"}, {"start": "10-01", "end": "11-15"}],
+    "capacity_per_season": 20000,
+    "status": "active",
+}
+NGO_ID_EXAMPLE = "0193c19e-4a10-7d35-9f82-6b1c0e7d2a93"
 
 
 class ActionTypePublic(SQLModel):
+    model_config = examples(ACTION_EXAMPLE)
+
     code: str
     name: str
     unit: str
@@ -28,6 +64,8 @@ class ActionTypePublic(SQLModel):
 
 class ActionTypeAdmin(ActionTypePublic):
     """The operator's view: the English `name` and every translation of it."""
+
+    model_config = examples({**ACTION_EXAMPLE, "names": {"zh-Hans": "乘坐地铁"}, "retired_at": None})
 
     names: dict[str, str]
     retired_at: datetime | None
@@ -49,6 +87,24 @@ FactorYear = Annotated[int, IntOnly, Field(ge=1900, le=2100)]
 
 
 class ActionTypeCreate(RequestModel):
+    model_config = examples(
+        {
+            "code": "bike_commute",
+            "name": "Bike commute",
+            "names": {"zh-Hans": "骑车通勤"},
+            "unit": "km",
+            "grams_per_unit": 150,
+            "per_units": 1,
+            "daily_cap_g": 600,
+            "daily_cap_count": None,
+            "monthly_cap_count": None,
+            "verification": "partner",
+            "factor_source": "EEA, average passenger car emissions",
+            "factor_year": 2023,
+            "baseline": "the same distance by private car",
+        }
+    )
+
     code: Annotated[Text, Field(min_length=2, max_length=40), matching(r"^[a-z][a-z0-9_]*$")]
     name: Annotated[PrintableText, Field(max_length=80)]
     names: Annotated[dict[TranslatedLanguage, ActionName], Field(description=TRANSLATIONS_NOTE)] = {}
@@ -70,6 +126,8 @@ NULLABLE_ACTION_FIELDS = frozenset({"daily_cap_g", "daily_cap_count", "monthly_c
 class ActionTypeUpdate(PatchModel):
     """A partial change; only the caps and `factor_year` may be set to null (no cap, no year)."""
 
+    model_config = examples({"daily_cap_count": 6, "names": {"zh-Hans": "乘坐地铁"}})
+
     nullable = NULLABLE_ACTION_FIELDS
 
     name: Annotated[PrintableText, Field(max_length=80)] | None = None
@@ -87,6 +145,8 @@ class ActionTypeUpdate(PatchModel):
 
 
 class SpeciesPublic(SQLModel):
+    model_config = examples(SPECIES_EXAMPLE)
+
     id: str
     common_name: str
     scientific_name: str
@@ -95,6 +155,8 @@ class SpeciesPublic(SQLModel):
 
 class SpeciesAdmin(SpeciesPublic):
     """The operator's view: the English `common_name` and every translation of it."""
+
+    model_config = examples({**SPECIES_EXAMPLE, "common_names": {"zh-Hans": "梭梭"}})
 
     common_names: dict[str, str]
 
@@ -121,7 +183,25 @@ class Season(SQLModel):
     end: str
 
 
+PROJECT_PUBLIC_EXAMPLE = {
+    **PROJECT_EXAMPLE,
+    "ngo": {"id": NGO_ID_EXAMPLE, "name": "Green Sands"},
+    "species": [
+        {
+            "species_id": SPECIES_EXAMPLE["id"],
+            "common_name": "Saxaul",
+            "scientific_name": "Haloxylon ammodendron",
+            "cost_g": 17900,
+        }
+    ],
+    "remaining_capacity": 18240,
+    "in_season": True,
+}
+
+
 class ProjectPublic(SQLModel):
+    model_config = examples(PROJECT_PUBLIC_EXAMPLE)
+
     id: str
     name: str
     ngo: NgoRef
@@ -199,6 +279,15 @@ Capacity = Annotated[int, IntOnly, Field(ge=0, le=10**9)]
 
 
 class SpeciesCreate(RequestModel):
+    model_config = examples(
+        {
+            "common_name": "Saxaul",
+            "common_names": {"zh-Hans": "梭梭"},
+            "scientific_name": "Haloxylon ammodendron",
+            "co2_lifetime_kg": 110,
+        }
+    )
+
     common_name: SpeciesName
     common_names: Annotated[dict[TranslatedLanguage, SpeciesName], Field(description=TRANSLATIONS_NOTE)] = {}
     scientific_name: Name
@@ -209,10 +298,25 @@ class SpeciesUpdate(PatchModel):
     """The names a species is shown by in other languages (the English name keys the demo seed and
     the tree pictures, so it stays as created)."""
 
+    model_config = examples({"common_names": {"zh-Hans": "梭梭"}})
+
     common_names: Annotated[dict[TranslatedLanguage, SpeciesName | None], Field(description=MERGE_NOTE)] | None = None
 
 
 class ProjectCreate(RequestModel):
+    model_config = examples(
+        {
+            "ngo_id": NGO_ID_EXAMPLE,
+            "name": "Alxa Desert Belt",
+            "region": "Inner Mongolia, China",
+            "location": {"lat": 38.85, "lon": 105.72},
+            "radius_km": 50,
+            "species": [{"species_id": SPECIES_EXAMPLE["id"], "cost_g": 17900}],
+            "capacity_per_season": 20000,
+            "seasons": PROJECT_EXAMPLE["seasons"],
+        }
+    )
+
     ngo_id: Id
     name: Name
     region: Name
@@ -224,6 +328,8 @@ class ProjectCreate(RequestModel):
 
 
 class ProjectUpdate(PatchModel):
+    model_config = examples({"status": "paused", "capacity_per_season": 25000})
+
     name: Name | None = None
     region: Name | None = None
     location: LocationIn | None = None
@@ -240,6 +346,15 @@ class AdminProjectSpecies(SQLModel):
 
 
 class AdminProject(SQLModel):
+    model_config = examples(
+        {
+            **PROJECT_EXAMPLE,
+            "ngo_id": NGO_ID_EXAMPLE,
+            "species": [{"species_id": SPECIES_EXAMPLE["id"], "cost_g": 17900}],
+            "created_at": "2026-01-05T09:30:00Z",
+        }
+    )
+
     id: str
     ngo_id: str
     name: str

@@ -58,7 +58,7 @@ class EnergyController(UserController):
     path = "/me"
     tags = ["energy"]
 
-    @put("/steps/{day:str}", responses=problems(409, 422))
+    @put("/steps/{day:str}", responses=problems("steps-date", "steps-range", "ball-frozen", "action-unavailable"))
     async def report_steps(
         self,
         settings: NamedDependency[Settings],
@@ -68,6 +68,9 @@ class EnergyController(UserController):
         day: FromPath[DayPath],
         data: JSONBody[StepsRequest],
     ) -> StepsPublic:
+        """Report the day's step total from the device (SPEC 4.1) for today, or yesterday until its ball ripens.
+        Energy is recomputed from the total; a lower total than stored changes nothing, so the call may be
+        repeated."""
         return await energy_actions.report_steps(db_session, settings, current_user, _parse_day(day), data.steps, now)
 
     @get("/forest")
@@ -78,6 +81,8 @@ class EnergyController(UserController):
         now: NamedDependency[datetime],
         answer_language: NamedDependency[Language],
     ) -> ForestPublic:
+        """The user's balance, debt, shields, streak, growing tree and balls (SPEC 4.2): growing and ripe ones, and
+        those collected or expired in the last 24 h."""
         balance = await ledger.balance_of(db_session, current_user.id)
         tree = await trees.growing_tree(db_session, current_user.id)
         owned = await balls.forest_balls(db_session, current_user.id, now)
@@ -101,10 +106,15 @@ class EnergyController(UserController):
         now: NamedDependency[datetime],
         if_none_match: FromHeader[IfNoneMatch] = None,
     ) -> Response[bytes]:
-        """The growing tree, the ripe balls with their grams and the paid-for trees (SPEC 6)."""
+        """The user's forest as a PNG (SPEC 6): the growing tree, the ripe balls with their grams and the paid-for
+        trees."""
         return png_response(await balls.forest_picture(db_session, current_user.id, now), if_none_match)
 
-    @post("/balls/{ball_id:str}/collect", status_code=200, responses=problems(409))
+    @post(
+        "/balls/{ball_id:str}/collect",
+        status_code=200,
+        responses=problems("ball-not-found", "not-ripe", "ball-collected", "ball-expired"),
+    )
     async def collect(
         self,
         settings: NamedDependency[Settings],
@@ -113,6 +123,7 @@ class EnergyController(UserController):
         now: NamedDependency[datetime],
         ball_id: FromPath[ResourceId],
     ) -> CollectedOne:
+        """Collect one ripe ball into the balance (SPEC 4.2); an unripe, collected or expired ball answers 409."""
         collected, balance = await balls.collect(db_session, settings, current_user, ball_id, now)
         return CollectedOne(collected_g=collected, balance_g=balance)
 
@@ -124,6 +135,7 @@ class EnergyController(UserController):
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
     ) -> CollectedAll:
+        """Collect every ripe ball at once (SPEC 4.2); `collected_g` is 0 when none is ripe, so it may be repeated."""
         collected, balance, ball_ids = await balls.collect_all(db_session, settings, current_user, now)
         return CollectedAll(collected_g=collected, balance_g=balance, balls=ball_ids)
 
@@ -135,5 +147,6 @@ class EnergyController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[ActionPublic]:
+        """The user's verified actions, newest first, with the energy awarded and whether a cap cut it (SPEC 4.1)."""
         items, next_cursor = await energy_actions.list_actions(db_session, current_user.id, cursor, limit)
         return Page(items=items, next_cursor=next_cursor)

@@ -25,6 +25,7 @@ class FeedController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[FeedItemPublic]:
-        """The user's feed items, newest first."""
+        """The user's feed, newest first: steals, help, watering, voids, tree news, friend requests, shields (SPEC
+        5)."""
         items, next_cursor = await service.feed_page(db_session, current_user.id, cursor, limit)
         return Page(items=items, next_cursor=next_cursor)

@@ -25,7 +25,7 @@ class MyLedgerController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[LedgerEntryPublic]:
-        """Entries on the user's balls, balance and debt, newest first."""
+        """The user's own ledger entries on their balls, balance and debt, newest first (SPEC 4.3)."""
         entries, next_cursor = await service.entries_page(db_session, current_user.id, cursor, limit)
         return Page(items=[LedgerEntryPublic.model_validate(e) for e in entries], next_cursor=next_cursor)
 
@@ -35,4 +35,6 @@ class LedgerAuditController(OperatorController):
 
     @get("/")
     async def audit(self, db_session: NamedDependency[AsyncSession]) -> AuditReport:
+        """Operator: check that energy adds up (SPEC 4.3): issued = balls + balances + spent + expired - owed, every
+        transaction sums to zero, every balance equals its entries."""
         return AuditReport(**await service.audit(db_session))

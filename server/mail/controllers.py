@@ -30,6 +30,6 @@ class AdminEmailController(OperatorController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[EmailPublic]:
-        """Newest first. Without CANOPY_SMTP_URL (development) with the text and HTML bodies,
+        """Operator: the outbox, newest first. Without CANOPY_SMTP_URL (development) with the text and HTML bodies,
         links included; with an SMTP server without them, as they hold live single-use links."""
         return await service.list_emails(db_session, settings, status, cursor, limit)

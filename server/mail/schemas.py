@@ -6,8 +6,27 @@ from datetime import datetime
 
 from sqlmodel import SQLModel
 
+from server.openapi import examples
+
 
 class EmailPublic(SQLModel):
+    model_config = examples(
+        {
+            "id": "0193e9f4-7a8b-7c9d-8e0f-1a2b3c4d5e6f",
+            "to": "mei@example.org",
+            "kind": "verify-email",
+            "language": "zh-Hans",
+            "subject": "确认你的邮箱地址",
+            "status": "sent",
+            "attempts": 1,
+            "last_error": None,
+            "created_at": "2026-03-14T07:00:00Z",
+            "sent_at": "2026-03-14T07:00:02Z",
+            "text": None,
+            "html": None,
+        }
+    )
+
     id: str
     to: str
     kind: str

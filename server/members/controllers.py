@@ -38,7 +38,7 @@ class _OrganisationMembers(OperatorController):
             201: ResponseSpec(
                 MemberInvited, description="Invited; the link is shown only here", generate_examples=False
             ),
-            **problems(409),
+            **problems("not-found", "member-exists"),
         },
         issues_credentials=True,
     )
@@ -51,7 +51,8 @@ class _OrganisationMembers(OperatorController):
         org_id: FromPath[ResourceId],
         data: JSONBody[MemberInvite],
     ) -> MemberInvited:
-        """Invite a member (owner or staff); the link is mailed in the request's language."""
+        """Operator: invite a member (owner or staff) of the organisation (SPEC 12.3); the link is mailed in the
+        request's language and shown only here."""
         invitation = await service.invite(
             db_session,
             settings,
@@ -65,16 +66,16 @@ class _OrganisationMembers(OperatorController):
         public = service.to_public(invitation.member)
         return MemberInvited(**public.model_dump(), invitation_url=invitation.url)
 
-    @get("/")
+    @get("/", responses=problems("not-found"))
     async def list_members(
         self, db_session: NamedDependency[AsyncSession], org_id: FromPath[ResourceId]
     ) -> Page[MemberPublic]:
-        """Every member and pending invitation (an organisation has few: one page, no cursor)."""
+        """Operator: every member and pending invitation (an organisation has few: one page, no cursor)."""
         await service.organisation_name(db_session, self.org_kind, org_id)
         members = await service.list_members(db_session, self.org_kind, org_id)
         return Page(items=[service.to_public(member) for member in members])
 
-    @delete("/{member_id:str}", status_code=204)
+    @delete("/{member_id:str}", status_code=204, responses=problems("not-found"))
     async def remove(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -82,7 +83,7 @@ class _OrganisationMembers(OperatorController):
         org_id: FromPath[ResourceId],
         member_id: FromPath[ResourceId],
     ) -> None:
-        """Remove a member, or withdraw an invitation: their sessions end at once."""
+        """Operator: remove a member, or withdraw an invitation: their portal sessions end at once."""
         await service.remove_member(db_session, self.org_kind, org_id, member_id, now)
 
 

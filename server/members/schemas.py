@@ -8,11 +8,27 @@ from pydantic import Field
 from sqlmodel import SQLModel
 
 from server.members.models import MemberRole, MemberStatus
+from server.openapi import examples
 from server.users.schemas import EmailAddress
 from server.validation import RequestModel
 
+# OpenAPI examples: realistic values, valid against the schemas (tests/ops/test_openapi_docs.py).
+MEMBER_EXAMPLE = {
+    "id": "0193d0a1-6b2c-7d3e-8f4a-5b6c7d8e9f0a",
+    "email": "li.wei@greensands.example.org",
+    "name": None,
+    "role": "staff",
+    "status": "invited",
+    "invited_at": "2026-03-14T07:00:00Z",
+    "joined_at": None,
+    "invitation_expires_at": "2026-03-21T07:00:00Z",
+    "totp": False,
+}
+
 
 class MemberInvite(RequestModel):
+    model_config = examples({"email": MEMBER_EXAMPLE["email"], "role": "staff"})
+
     email: EmailAddress
     # Described by MemberRole's own docstring: a field description on an enum would rewrite the
     # shared component's, differently each time the document is built.
@@ -20,6 +36,8 @@ class MemberInvite(RequestModel):
 
 
 class MemberPublic(SQLModel):
+    model_config = examples(MEMBER_EXAMPLE)
+
     id: str
     email: str
     name: str | None = Field(default=None, description="Chosen by the member on joining")
@@ -34,4 +52,11 @@ class MemberPublic(SQLModel):
 
 
 class MemberInvited(MemberPublic):
+    model_config = examples(
+        {
+            **MEMBER_EXAMPLE,
+            "invitation_url": "https://canopy.example.org/invite?token=w0_twrEKTgSf0JSNNlx2xb6xbYAdPMpTVjumYPuhOM0",
+        }
+    )
+
     invitation_url: str = Field(description="`<CANOPY_PUBLIC_BASE_URL>/invite?token=`: shown this once, and mailed")

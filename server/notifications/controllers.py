@@ -32,10 +32,10 @@ class NotificationController(UserController):
     async def get_settings(
         self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]
     ) -> NotificationSettingsPublic:
-        """Which notifications the user gets, on which channels, and their quiet hours (local time)."""
+        """Which notifications the user gets, on which channels, and their quiet hours in local time (SPEC 11.2)."""
         return await service.get_settings(db_session, current_user.id)
 
-    @put("/notification-settings", responses=problems(422))
+    @put("/notification-settings", responses=problems("empty-quiet-hours", "unknown-event-type"))
     async def put_settings(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -43,7 +43,8 @@ class NotificationController(UserController):
         now: NamedDependency[datetime],
         data: JSONBody[NotificationSettingsBody],
     ) -> NotificationSettingsPublic:
-        """Replace the settings; event types left out of `events` stay on."""
+        """Replace the notification settings (SPEC 11.2); event types left out of `events` stay on. Sending the same
+        body again changes nothing."""
         return await service.put_settings(db_session, current_user.id, data, now)
 
     @post(
@@ -58,7 +59,8 @@ class NotificationController(UserController):
         now: NamedDependency[datetime],
         data: JSONBody[DeviceCreate],
     ) -> Response[DevicePublic]:
-        """Register a push token: 201 for a new device, 200 (the same device) for a known token."""
+        """Register a push token (SPEC 11.2): 201 for a new device, 200 (the same device) for a known token; at most
+        10 devices, the least recently seen one is dropped."""
         device, created = await service.register_device(db_session, current_user.id, data, now)
         return Response(device, status_code=201 if created else 200)
 
@@ -66,14 +68,15 @@ class NotificationController(UserController):
     async def devices(
         self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]
     ) -> Page[DevicePublic]:
-        """The user's devices (at most 10, so one page), the most recently seen first."""
+        """The user's devices (at most 10, so one page), the most recently seen first (SPEC 11.2)."""
         return Page(items=await service.list_devices(db_session, current_user.id), next_cursor=None)
 
-    @delete("/devices/{device_id:str}", status_code=204, responses=problems(404))
+    @delete("/devices/{device_id:str}", status_code=204, responses=problems("device-not-found"))
     async def remove_device(
         self,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         device_id: FromPath[ResourceId],
     ) -> None:
+        """Remove one of the user's devices: it gets no more pushes (SPEC 11.2)."""
         await service.remove_device(db_session, current_user.id, device_id)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel, col
 
 from server.db import Database, dialect_insert
+from server.openapi import examples
 from server.ops.models import JobRun
 
 ERROR_MAX = 200
@@ -31,6 +32,21 @@ class LastRun(SQLModel):
 
 class JobStatus(SQLModel):
     """A job, how often the scheduler runs it, and its last run (null if it never ran)."""
+
+    model_config = examples(
+        {
+            "job": "batch-planting-orders",
+            "interval_s": 900,
+            "last_run": {
+                "started_at": "2026-03-14T07:00:00Z",
+                "finished_at": "2026-03-14T07:00:01Z",
+                "ok": True,
+                "counts": {"orders_created": 1, "trees_ordered": 50},
+                "error": None,
+                "last_success_at": "2026-03-14T07:00:01Z",
+            },
+        }
+    )
 
     job: str
     interval_s: int

@@ -67,7 +67,12 @@ def _public(partner: Partner) -> PartnerPublic:
 class AdminPartnerController(OperatorController):
     path = "/admin/partners"
 
-    @post("/", status_code=201, responses=problems(409, 422), issues_credentials=True)
+    @post(
+        "/",
+        status_code=201,
+        responses=problems("action-not-partner", "partner-name-taken", "webhook-url"),
+        issues_credentials=True,
+    )
     async def create(
         self,
         settings: NamedDependency[Settings],
@@ -75,7 +80,8 @@ class AdminPartnerController(OperatorController):
         now: NamedDependency[datetime],
         data: JSONBody[PartnerCreate],
     ) -> PartnerCreated:
-        """A partner and its first signing key; `secret` and `webhook_secret` are shown only here."""
+        """Operator: create a partner and its first signing key (SPEC 7.2, 9); `secret` and `webhook_secret` are
+        shown only here, so a repeated `Idempotency-Key` answers 409 instead of a copy."""
         partner, key_id, secret, webhook_secret = await onboarding.create_partner(db_session, settings, data, now)
         return PartnerCreated(
             id=partner.id,
@@ -90,13 +96,18 @@ class AdminPartnerController(OperatorController):
 
     @get("/")
     async def list_partners(self, db_session: NamedDependency[AsyncSession]) -> Page[PartnerPublic]:
+        """Operator: every partner, by name (returned whole)."""
         return Page(items=[_public(p) for p in await onboarding.list_partners(db_session)])
 
-    @get("/{partner_id:str}")
+    @get("/{partner_id:str}", responses=problems("partner-not-found"))
     async def read(self, db_session: NamedDependency[AsyncSession], partner_id: FromPath[ResourceId]) -> PartnerPublic:
+        """Operator: one partner, its allowed actions and webhook URL."""
         return _public(await onboarding.get_partner(db_session, partner_id))
 
-    @patch("/{partner_id:str}", responses=problems(409, 422))
+    @patch(
+        "/{partner_id:str}",
+        responses=problems("partner-not-found", "partner-name-taken", "action-not-partner", "webhook-url"),
+    )
     async def update(
         self,
         settings: NamedDependency[Settings],
@@ -104,18 +115,20 @@ class AdminPartnerController(OperatorController):
         partner_id: FromPath[ResourceId],
         data: JSONBody[PartnerUpdate],
     ) -> PartnerUpdated:
-        """Change name, kind, allowed actions or webhook_url (a new URL answers a new webhook_secret, once)."""
+        """Operator: change name, kind, allowed actions or webhook_url (SPEC 8.4); a new URL answers a new
+        webhook_secret, once; an empty one removes the webhook."""
         partner, webhook_secret = await onboarding.update_partner(db_session, settings, partner_id, data)
         return PartnerUpdated(**_public(partner).model_dump(), webhook_secret=webhook_secret)
 
-    @get("/{partner_id:str}/keys")
+    @get("/{partner_id:str}/keys", responses=problems("partner-not-found"))
     async def keys(
         self, db_session: NamedDependency[AsyncSession], partner_id: FromPath[ResourceId]
     ) -> Page[KeyPublic]:
+        """Operator: the partner's signing keys (never their secrets), revoked ones included."""
         keys = await onboarding.list_keys(db_session, partner_id)
         return Page(items=[KeyPublic(key_id=k.key_id, created_at=k.created_at, revoked_at=k.revoked_at) for k in keys])
 
-    @post("/{partner_id:str}/keys", status_code=201, issues_credentials=True)
+    @post("/{partner_id:str}/keys", status_code=201, issues_credentials=True, responses=problems("partner-not-found"))
     async def add_key(
         self,
         settings: NamedDependency[Settings],
@@ -123,12 +136,13 @@ class AdminPartnerController(OperatorController):
         now: NamedDependency[datetime],
         partner_id: FromPath[ResourceId],
     ) -> KeyCreated:
-        """A new signing key; the old ones stay valid until revoked (rotation)."""
+        """Operator: a new signing key for rotation (SPEC 9); the old ones stay valid until revoked. The secret is
+        shown only here."""
         await onboarding.get_partner(db_session, partner_id)
         key_id, secret = await onboarding.add_key(db_session, settings, partner_id, now)
         return KeyCreated(key_id=key_id, secret=secret)
 
-    @delete("/{partner_id:str}/keys/{key_id:str}", status_code=204)
+    @delete("/{partner_id:str}/keys/{key_id:str}", status_code=204, responses=problems("key-not-found"))
     async def revoke_key(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -136,7 +150,7 @@ class AdminPartnerController(OperatorController):
         partner_id: FromPath[ResourceId],
         key_id: FromPath[KeyIdPath],
     ) -> None:
-        """Revoke a signing key at once (repeating it changes nothing)."""
+        """Operator: revoke a signing key at once; repeating it changes nothing."""
         await onboarding.revoke_key(db_session, partner_id, key_id, now)
 
 
@@ -153,7 +167,7 @@ class GreenCodeController(UserController):
     path = "/me"
     tags = ["partners"]
 
-    @post("/green-code", status_code=201, responses=problems(409))
+    @post("/green-code", status_code=201, responses=problems("conflict"))
     async def issue(
         self,
         settings: NamedDependency[Settings],
@@ -161,7 +175,8 @@ class GreenCodeController(UserController):
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
     ) -> GreenCodePublic:
-        """A new 18-digit code to show at the till, valid 5 minutes (at most 5 live; a sixth drops the oldest)."""
+        """A new 18-digit green code to show at the till, valid 5 minutes (SPEC 7.1); earlier codes stay valid (at
+        most 5 live: a sixth drops the oldest)."""
         code = await green_codes.issue_green_code(db_session, settings, current_user.id, now)
         return GreenCodePublic(code=code.code, expires_at=code.expires_at)
 
@@ -169,6 +184,7 @@ class GreenCodeController(UserController):
         "/green-code.png",
         media_type="image/png",
         dependencies={"write_session": Provide(provide_write_session)},
+        responses=problems("conflict"),
     )
     async def qr(
         self,
@@ -177,7 +193,8 @@ class GreenCodeController(UserController):
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
     ) -> Response[bytes]:
-        """A QR image of the newest live code (issuing one if none is live); never cached."""
+        """A QR image (digits only) of the newest live green code, issuing one if none is live; never cached (SPEC
+        7.1)."""
         code = await green_codes.newest_live_code(write_session, settings, current_user.id, now)
         return Response(
             content=qr_png(code.code),
@@ -189,7 +206,7 @@ class GreenCodeController(UserController):
     async def links(
         self, db_session: NamedDependency[AsyncSession], current_user: NamedDependency[User]
     ) -> Page[PartnerLinkPublic]:
-        """Partners that may report for the user by `user_ref` (returned whole)."""
+        """The partners that may report for the user by `user_ref` (SPEC 7.1; returned whole)."""
         return Page(
             items=[
                 PartnerLinkPublic(
@@ -203,7 +220,7 @@ class GreenCodeController(UserController):
             ]
         )
 
-    @delete("/partner-links/{partner_id:str}", status_code=204)
+    @delete("/partner-links/{partner_id:str}", status_code=204, responses=problems("link-not-found"))
     async def unlink(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -211,7 +228,7 @@ class GreenCodeController(UserController):
         now: NamedDependency[datetime],
         partner_id: FromPath[ResourceId],
     ) -> None:
-        """The partner's `user_ref` for this user stops working."""
+        """Unlink a partner: its `user_ref` for this user stops working (SPEC 7.1)."""
         await green_codes.unlink(db_session, current_user.id, partner_id, now)
 
 
@@ -273,7 +290,25 @@ class PartnerReportController(Controller):
         operation_class=signed_body(REPORT_SCHEMA),
         responses={
             200: ResponseSpec(ReportCreated, description="A replay: the same report_id and JSON value again"),
-            **problems(400, 403, 409, 413, 422),
+            **problems(
+                "validation",
+                "malformed-json",
+                "payload-too-large",
+                "unsupported-media-type",
+                "report-id-reused",
+                "action-not-allowed",
+                "green-code-unknown",
+                "green-code-expired",
+                "green-code-redeemed",
+                "user-ref-unknown",
+                "user-ref-unlinked",
+                "user-suspended",
+                "occurred-at-future",
+                "occurred-at-too-old",
+                "action-unavailable",
+                "ball-frozen",
+                "conflict",
+            ),
         },
     )
     async def report(
@@ -284,7 +319,9 @@ class PartnerReportController(Controller):
         partner: NamedDependency[Partner],
         now: NamedDependency[datetime],
     ) -> Response[ReportCreated]:
-        """One report -> 201 ReportCreated; the same report_id and JSON value again -> 200 with the first response."""
+        """Signed: report a user's verified actions (SPEC 7.2) by green code or `user_ref` -> 201 with the energy
+        awarded. The same `report_id` with the same JSON value replays the first response with 200 (safe to
+        retry); another body answers 409."""
         raw = await request.json()
         ctx = await reports.report_context(db_session, settings, partner, now, [raw])
         outcome = await reports.ingest(db_session, ctx, raw)
@@ -312,9 +349,12 @@ class PartnerReportController(Controller):
                 },
                 "required": ["reports"],
                 "additionalProperties": False,
+                "examples": [{"reports": REPORT_SCHEMA["examples"]}],
             }
         ),
-        responses=problems(400, 413),
+        responses=problems(
+            "validation", "malformed-json", "payload-too-large", "unsupported-media-type", "batch-too-large"
+        ),
         opt={CHARGES_PER_REPORT: True},
     )
     async def batch(
@@ -325,7 +365,8 @@ class PartnerReportController(Controller):
         partner: NamedDependency[Partner],
         now: NamedDependency[datetime],
     ) -> BatchResponse:
-        """Up to 500 reports, each judged on its own, results in order (more than 500 -> 413, none processed)."""
+        """Signed: up to 500 reports, each judged on its own as `POST /partner/reports` would, results in order (SPEC
+        7.2); more than 500 -> 413, none processed."""
         raw_reports = await _reports_of(request)
         if len(raw_reports) > settings.report_batch_max:
             raise DomainError(
@@ -354,7 +395,7 @@ class PartnerReportController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[ReportPublic]:
-        """The partner's own reports, newest first."""
+        """Signed: the partner's own reports, newest first (SPEC 7.2)."""
         page, next_cursor = await reports.list_reports(db_session, partner.id, cursor, limit)
         return Page(items=[_report_public(r) for r in page], next_cursor=next_cursor)
 
@@ -362,7 +403,14 @@ class PartnerReportController(Controller):
         "/reports/{report_id:str}/void",
         status_code=200,
         operation_class=signed_body(_schema_of(VoidRequest)),
-        responses=problems(409),
+        responses=problems(
+            "validation",
+            "malformed-json",
+            "payload-too-large",
+            "unsupported-media-type",
+            "report-not-found",
+            "void-window-closed",
+        ),
     )
     async def void(
         self,
@@ -373,7 +421,8 @@ class PartnerReportController(Controller):
         request: Request[Any, Any, Any],
         report_id: FromPath[ReportIdPath],
     ) -> VoidResult:
-        """{reason} -> take back a report's energy within 30 days; repeating it answers the first response."""
+        """Signed: take back a report's energy within 30 days (SPEC 7.2): from its ball, then what expired, then the
+        balance, the rest owed. Repeating it answers the first response and changes nothing."""
         try:
             data = VoidRequest.model_validate(await request.json())
         except ValidationError as exc:

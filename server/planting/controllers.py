@@ -35,6 +35,7 @@ from server.planting.schemas import (
     NgoCreated,
     NgoKeyCreated,
     NgoKeyPublic,
+    NgoPublic,
     NgoSummary,
     NgoUpdate,
     OrderPublic,
@@ -107,22 +108,24 @@ class NgoController(Controller):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[OrderSummary]:
+        """NGO: the NGO's own planting orders, newest first, optionally by `status` (SPEC 8.3)."""
         items, next_cursor = await orders.list_orders(
             db_session, ngo_id=current_ngo.id, status=status, cursor=cursor, limit=limit
         )
         return Page(items=items, next_cursor=next_cursor)
 
-    @get("/orders/{order_id:str}")
+    @get("/orders/{order_id:str}", responses=problems("order-not-found"))
     async def read_order(
         self,
         db_session: NamedDependency[AsyncSession],
         current_ngo: NamedDependency[Ngo],
         order_id: FromPath[ResourceId],
     ) -> OrderPublic:
+        """NGO: one of the NGO's orders with its trees (another NGO's answers 404, SPEC 8.3)."""
         order = await orders.get_order(db_session, current_ngo.id, order_id)
         return await orders.order_public(db_session, order)
 
-    @post("/orders/{order_id:str}/acknowledge", status_code=200)
+    @post("/orders/{order_id:str}/acknowledge", status_code=200, responses=problems("order-not-found"))
     async def acknowledge(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -130,11 +133,19 @@ class NgoController(Controller):
         now: NamedDependency[datetime],
         order_id: FromPath[ResourceId],
     ) -> OrderPublic:
+        """NGO: acknowledge an issued order (SPEC 8.3); repeating it changes nothing."""
         order = await orders.get_order(db_session, current_ngo.id, order_id, for_update=True)
         await orders.acknowledge(db_session, order, now)
         return await orders.order_public(db_session, order)
 
-    @post("/orders/{order_id:str}/plantings", status_code=200)
+    @post(
+        "/orders/{order_id:str}/plantings",
+        status_code=200,
+        responses={
+            200: ResponseSpec(ItemResults, description="One result per tree", generate_examples=False),
+            **problems("order-not-found"),
+        },
+    )
     async def plantings(
         self,
         settings: NamedDependency[Settings],
@@ -144,10 +155,20 @@ class NgoController(Controller):
         order_id: FromPath[ResourceId],
         data: JSONBody[PlantingsRequest],
     ) -> dict[str, Any]:
+        """NGO: confirm plantings with date, GPS and an uploaded photo, at most 500 (SPEC 8.3). Each tree is judged
+        on its own and refused in its result (422/409 problem); the same confirmation again is `unchanged`, so it
+        is safe to retry."""
         results = await plantings.record_plantings(db_session, current_ngo.id, order_id, data.plantings, settings, now)
         return ItemResults(results=results).model_dump(mode="json", exclude_none=True)
 
-    @post("/orders/{order_id:str}/rejections", status_code=200)
+    @post(
+        "/orders/{order_id:str}/rejections",
+        status_code=200,
+        responses={
+            200: ResponseSpec(ItemResults, description="One result per tree", generate_examples=False),
+            **problems("order-not-found"),
+        },
+    )
     async def rejections(
         self,
         settings: NamedDependency[Settings],
@@ -157,6 +178,8 @@ class NgoController(Controller):
         order_id: FromPath[ResourceId],
         data: JSONBody[RejectionsRequest],
     ) -> dict[str, Any]:
+        """NGO: reject trees of an order with a reason (SPEC 8.3): they go back to the queue, or are refunded after 3
+        rejections. Each tree is judged on its own, in its result."""
         results = await plantings.record_rejections(
             db_session, current_ngo.id, order_id, data.rejections, settings, now
         )
@@ -166,7 +189,16 @@ class NgoController(Controller):
         "/photos",
         status_code=201,
         opt={BODY_LIMIT: photo_body_limit},
-        responses=problems(409, 422),
+        responses=problems(
+            "validation",
+            "malformed-form",
+            "photo-missing",
+            "payload-too-large",
+            "unsupported-media-type",
+            "photo-format",
+            "photo-too-large",
+            "photo-reused",
+        ),
         operation_class=documented_body("multipart/form-data", PHOTO_FORM),
     )
     async def upload_photo(
@@ -178,7 +210,9 @@ class NgoController(Controller):
         now: NamedDependency[datetime],
         data: MultipartBody[dict[str, Any]],
     ) -> PhotoPublic:
-        """JPEG or PNG in the multipart field `file`: at most 10 MB and 40 megapixels."""
+        """NGO: upload a planting photo, JPEG or PNG in the multipart field `file`, at most 10 MB and 40 megapixels
+        (SPEC 8.3). Metadata is stripped by re-encoding; a photo (nearly) the same as one used for another tree
+        answers 409."""
         upload = data.get("file") if isinstance(data, dict) else None
         unknown = sorted(set(data) - {"file"}) if isinstance(data, dict) else []
         if unknown:  # as for JSON bodies: a field the server would ignore is refused
@@ -198,11 +232,11 @@ class PhotoController(Controller):
     path = "/photos"
     tags = ["ngo"]
 
-    @get("/{photo_id:str}/thumbnail.jpg", media_type="image/jpeg")
+    @get("/{photo_id:str}/thumbnail.jpg", media_type="image/jpeg", responses=problems("photo-not-found"))
     async def thumbnail(
         self, db_session: NamedDependency[AsyncSession], photo_id: FromPath[ResourceId]
     ) -> Response[bytes]:
-        """Public: the photo's metadata-free JPEG thumbnail (photo ids are unguessable)."""
+        """Public: a photo's metadata-free JPEG thumbnail (photo ids are unguessable, SPEC 8.3)."""
         return Response(
             await photo_store.thumbnail(db_session, photo_id),
             media_type="image/jpeg",
@@ -215,7 +249,7 @@ class AdminNgoController(OperatorController):
 
     @get("/")
     async def list_ngos(self, db_session: NamedDependency[AsyncSession]) -> Page[NgoSummary]:
-        """Every NGO, by name (returned whole: `next_cursor` is always null)."""
+        """Operator: every NGO, by name (returned whole: `next_cursor` is always null)."""
         return Page(items=await ngos.list_ngos(db_session))
 
     @post(
@@ -223,7 +257,7 @@ class AdminNgoController(OperatorController):
         status_code=201,
         responses={
             201: ResponseSpec(NgoCreated, description="Created; the keys are shown only here", generate_examples=False),
-            **problems(409, 422),
+            **problems("ngo-name-taken", "webhook-url"),
         },
         issues_credentials=True,
     )
@@ -234,12 +268,21 @@ class AdminNgoController(OperatorController):
         now: NamedDependency[datetime],
         data: JSONBody[NgoCreate],
     ) -> dict[str, Any]:
-        """Create an NGO with its first API key (and webhook secret): both are shown only here."""
+        """Operator: create an NGO with its first API key and, with a `webhook_url`, its webhook secret (SPEC 9):
+        both are shown only here, so a repeated `Idempotency-Key` answers 409 instead of a copy."""
         ngo, key, secret = await ngos.create_ngo(db_session, data, settings, now)
         created = NgoCreated(id=ngo.id, name=ngo.name, key_id=key.key_id, api_key=key.api_key, webhook_secret=secret)
         return created.model_dump(mode="json", exclude_none=True)
 
-    @patch("/{ngo_id:str}", responses=problems(409, 422))
+    @patch(
+        "/{ngo_id:str}",
+        responses={
+            200: ResponseSpec(
+                NgoPublic, description="The NGO; `webhook_secret` only when the URL changed", generate_examples=False
+            ),
+            **problems("ngo-not-found", "ngo-name-taken", "webhook-url"),
+        },
+    )
     async def update(
         self,
         settings: NamedDependency[Settings],
@@ -247,27 +290,36 @@ class AdminNgoController(OperatorController):
         ngo_id: FromPath[ResourceId],
         data: JSONBody[NgoUpdate],
     ) -> dict[str, Any]:
-        """Change the name, contact or webhook URL (a new URL answers a new webhook_secret, once)."""
+        """Operator: change the name, contact or webhook URL (SPEC 8.4); a new URL answers a new webhook_secret,
+        once."""
         ngo = await ngos.update_ngo(db_session, ngo_id, data, settings)
         return ngo.model_dump(mode="json", exclude_none=True) | {"webhook_url": ngo.webhook_url}
 
-    @get("/{ngo_id:str}")
+    @get(
+        "/{ngo_id:str}",
+        responses={
+            200: ResponseSpec(NgoSummary, description="The NGO", generate_examples=False),
+            **problems("ngo-not-found"),
+        },
+    )
     async def read(self, db_session: NamedDependency[AsyncSession], ngo_id: FromPath[ResourceId]) -> dict[str, Any]:
+        """Operator: one NGO, its contact and webhook URL (never its secrets)."""
         ngo = ngos.ngo_public(await ngos.get_ngo(db_session, ngo_id))
         return ngo.model_dump(mode="json", exclude={"webhook_secret"})
 
-    @get("/{ngo_id:str}/keys")
+    @get("/{ngo_id:str}/keys", responses=problems("ngo-not-found"))
     async def keys(self, db_session: NamedDependency[AsyncSession], ngo_id: FromPath[ResourceId]) -> Page[NgoKeyPublic]:
+        """Operator: the NGO's API keys (never their secrets), revoked ones included."""
         return Page(items=await ngos.list_keys(db_session, ngo_id))
 
-    @post("/{ngo_id:str}/keys", status_code=201, issues_credentials=True)
+    @post("/{ngo_id:str}/keys", status_code=201, issues_credentials=True, responses=problems("ngo-not-found"))
     async def add_key(
         self, db_session: NamedDependency[AsyncSession], now: NamedDependency[datetime], ngo_id: FromPath[ResourceId]
     ) -> NgoKeyCreated:
-        """A further key (the others stay valid until revoked); shown only here."""
+        """Operator: a further API key (SPEC 9); the others stay valid until revoked. The key is shown only here."""
         return await ngos.create_key(db_session, ngo_id, now)
 
-    @delete("/{ngo_id:str}/keys/{key_id:str}", status_code=204)
+    @delete("/{ngo_id:str}/keys/{key_id:str}", status_code=204, responses=problems("ngo-key-not-found"))
     async def revoke_key(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -275,6 +327,7 @@ class AdminNgoController(OperatorController):
         ngo_id: FromPath[ResourceId],
         key_id: FromPath[ResourceId],
     ) -> None:
+        """Operator: revoke an NGO API key at once; repeating it changes nothing."""
         await ngos.revoke_key(db_session, ngo_id, key_id, now)
 
 
@@ -289,17 +342,19 @@ class AdminOrderController(OperatorController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[OrderSummary]:
+        """Operator: every planting order, newest first, optionally by `status` (SPEC 9)."""
         items, next_cursor = await orders.list_orders(
             db_session, ngo_id=None, status=status, cursor=cursor, limit=limit
         )
         return Page(items=items, next_cursor=next_cursor)
 
-    @get("/{order_id:str}")
+    @get("/{order_id:str}", responses=problems("order-not-found"))
     async def read(self, db_session: NamedDependency[AsyncSession], order_id: FromPath[ResourceId]) -> OrderPublic:
+        """Operator: one planting order with its trees."""
         order = await orders.get_any_order(db_session, order_id)
         return await orders.order_public(db_session, order)
 
-    @post("/{order_id:str}/cancel", status_code=200, responses=problems(404, 409))
+    @post("/{order_id:str}/cancel", status_code=200, responses=problems("order-not-found", "order-not-cancellable"))
     async def cancel(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -307,7 +362,7 @@ class AdminOrderController(OperatorController):
         order_id: FromPath[ResourceId],
         data: JSONBody[CancelRequest],
     ) -> OrderPublic:
-        """Withdraw an issued or acknowledged order: its ordered trees go back to the queue with
+        """Operator: withdraw an issued or acknowledged order: its ordered trees go back to the queue with
         their place in it, planted trees stay planted, the NGO gets `order.cancelled`. Cancelling
         a cancelled order again answers it unchanged; a completed one -> 409 `order-not-cancellable`."""
         order = await orders.cancel_order(db_session, order_id, data.reason, now)

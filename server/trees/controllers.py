@@ -43,7 +43,13 @@ class TreeController(UserController):
         balance = await ledger.balance_of(session, user.id)
         return (await service.to_public(session, [tree], balance.balance_g, language))[0]
 
-    @post("/", status_code=201, responses=problems(404, 409, 422))
+    @post(
+        "/",
+        status_code=201,
+        responses=problems(
+            "project-or-species-not-found", "species-not-offered", "project-not-active", "tree-already-growing"
+        ),
+    )
     async def adopt(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -52,6 +58,8 @@ class TreeController(UserController):
         answer_language: NamedDependency[Language],
         data: JSONBody[AdoptTreeRequest],
     ) -> TreePublic:
+        """Adopt a tree of a project's species (SPEC 6); one growing tree at a time. With `auto_plant` it is paid for
+        as soon as the balance covers its cost."""
         tree = await service.adopt(db_session, current_user.id, data, now)
         return await self._public(
             db_session, current_user, await service.get_own(db_session, current_user.id, tree.id), answer_language
@@ -66,6 +74,7 @@ class TreeController(UserController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[TreePublic]:
+        """The user's trees, newest first, with stage and progress (SPEC 6)."""
         trees, next_cursor = await service.own_trees_page(db_session, current_user.id, cursor, limit)
         balance = await ledger.balance_of(db_session, current_user.id)
         return Page(
@@ -73,7 +82,7 @@ class TreeController(UserController):
             next_cursor=next_cursor,
         )
 
-    @get("/{tree_id:str}")
+    @get("/{tree_id:str}", responses=problems("tree-not-found"))
     async def read(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -81,11 +90,12 @@ class TreeController(UserController):
         answer_language: NamedDependency[Language],
         tree_id: FromPath[ResourceId],
     ) -> TreePublic:
+        """One of the user's trees (SPEC 6)."""
         return await self._public(
             db_session, current_user, await service.get_own(db_session, current_user.id, tree_id), answer_language
         )
 
-    @get("/{tree_id:str}/image.png", media_type="image/png", responses=NOT_MODIFIED)
+    @get("/{tree_id:str}/image.png", media_type="image/png", responses={**NOT_MODIFIED, **problems("tree-not-found")})
     async def image(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -93,12 +103,12 @@ class TreeController(UserController):
         tree_id: FromPath[ResourceId],
         if_none_match: FromHeader[IfNoneMatch] = None,
     ) -> Response[bytes]:
-        """The tree's species at its stage; rendered once per (species, stage), off the event loop."""
+        """The tree's species at its stage as a PNG (SPEC 6); rendered once per species and stage."""
         key, stage = await service.tree_picture(db_session, current_user.id, tree_id)
         rendered = await images.cached_png(images.TREES, (key, stage), images.render_tree, key, stage)
         return png_response(rendered, if_none_match)
 
-    @patch("/{tree_id:str}")
+    @patch("/{tree_id:str}", responses=problems("tree-not-found"))
     async def update(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -108,6 +118,7 @@ class TreeController(UserController):
         tree_id: FromPath[ResourceId],
         data: JSONBody[UpdateTreeRequest],
     ) -> TreePublic:
+        """Turn `auto_plant` on or off (SPEC 6); turning it on plants at once when the balance covers the cost."""
         tree = await service.get_own(db_session, current_user.id, tree_id)
         tree.auto_plant = data.auto_plant
         db_session.add(tree)
@@ -117,16 +128,21 @@ class TreeController(UserController):
             await db_session.refresh(tree)
         return await self._public(db_session, current_user, tree, answer_language)
 
-    @delete("/{tree_id:str}", status_code=204, responses=problems(409))
+    @delete("/{tree_id:str}", status_code=204, responses=problems("tree-not-found", "tree-not-growing"))
     async def abandon(
         self,
         db_session: NamedDependency[AsyncSession],
         current_user: NamedDependency[User],
         tree_id: FromPath[ResourceId],
     ) -> None:
+        """Abandon the growing tree (SPEC 6); a tree past `growing` answers 409."""
         await service.abandon(db_session, current_user.id, tree_id)
 
-    @post("/{tree_id:str}/plant", status_code=200, responses=problems(409))
+    @post(
+        "/{tree_id:str}/plant",
+        status_code=200,
+        responses=problems("tree-not-found", "tree-not-growing", "short-balance"),
+    )
     async def plant(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -135,5 +151,6 @@ class TreeController(UserController):
         answer_language: NamedDependency[Language],
         tree_id: FromPath[ResourceId],
     ) -> TreePublic:
+        """Pay for the growing tree (SPEC 6): its cost leaves the balance and it joins the planting queue."""
         tree = await service.plant(db_session, current_user.id, tree_id, now)
         return await self._public(db_session, current_user, tree, answer_language)

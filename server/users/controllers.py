@@ -44,7 +44,12 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
 
-    @post("/register", status_code=201, responses=problems(409, 429), issues_credentials=True)
+    @post(
+        "/register",
+        status_code=201,
+        responses=problems("handle-taken", "mail-throttled", "throttle-unavailable"),
+        issues_credentials=True,
+    )
     async def register(
         self,
         request: Request,
@@ -56,7 +61,9 @@ class AuthController(Controller):
         data: JSONBody[RegisterRequest],
         accept_language: FromHeader[AcceptLanguage] = None,
     ) -> Registered:
-        """An `email` is kept unverified and mailed a verification link (SPEC 11.1)."""
+        """Create an account and sign it in (SPEC 2): handle 3-30 of `[a-z0-9_]`, unique case-insensitively; password
+        10-128 characters. An `email` is kept unverified and mailed a verification link (SPEC 11.1). The tokens
+        are shown once: a repeated `Idempotency-Key` answers 409 instead of a copy."""
         # Counted before the request's transaction starts (its own transaction needs the writer).
         may_mail = await throttle.mail_allowed(data.email, client_address(request)) if data.email else False
         user, tokens = await service.register(
@@ -66,7 +73,12 @@ class AuthController(Controller):
             await accounts.set_email(db_session, settings, user, data.email, may_mail, now)
         return Registered(user=service.to_public(user, now), **tokens.model_dump())
 
-    @post("/login", status_code=200, responses=problems(401, 429), issues_credentials=True)
+    @post(
+        "/login",
+        status_code=200,
+        responses=problems("invalid-credentials", "account-suspended", "login-throttled", "throttle-unavailable"),
+        issues_credentials=True,
+    )
     async def login(
         self,
         settings: NamedDependency[Settings],
@@ -77,6 +89,8 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         data: JSONBody[LoginRequest],
     ) -> Tokens:
+        """Sign in with handle and password -> tokens (SPEC 2). An unknown handle and a wrong password get the same
+        401; failed logins are throttled per handle and per client address (429 with `Retry-After`)."""
         return await service.login(
             db_session,
             database,
@@ -89,7 +103,7 @@ class AuthController(Controller):
             request.headers.get("user-agent"),
         )
 
-    @post("/refresh", status_code=200, responses=problems(401), issues_credentials=True)
+    @post("/refresh", status_code=200, responses=problems("invalid-refresh-token"), issues_credentials=True)
     async def refresh(
         self,
         request: Request,
@@ -97,10 +111,12 @@ class AuthController(Controller):
         db_session: NamedDependency[AsyncSession],
         data: JSONBody[RefreshRequest],
     ) -> Tokens:
+        """Trade a refresh token for new tokens (SPEC 2); the old refresh token stops working at once."""
         return await service.refresh(db_session, settings, data.refresh_token, request.headers.get("user-agent"))
 
     @post("/logout", status_code=204)
     async def logout(self, db_session: NamedDependency[AsyncSession], data: JSONBody[RefreshRequest]) -> None:
+        """Revoke a refresh token (SPEC 2); an unknown or already revoked one answers 204 too, so it may be repeated."""
         await service.logout(db_session, data.refresh_token)
 
 
@@ -110,9 +126,10 @@ class MeController(UserController):
 
     @get("/")
     async def read(self, current_user: NamedDependency[User], now: NamedDependency[datetime]) -> UserPublic:
+        """The signed-in user's own account (SPEC 1)."""
         return service.to_public(current_user, now)
 
-    @patch("/", responses=problems(409))
+    @patch("/", responses=problems("timezone-change-too-soon"))
     async def update(
         self,
         settings: NamedDependency[Settings],
@@ -121,6 +138,8 @@ class MeController(UserController):
         now: NamedDependency[datetime],
         data: JSONBody[UpdateMeRequest],
     ) -> UserPublic:
+        """Change display name, timezone, `allow_steal`, language or `public_profile`; fields left out stay as they
+        are (SPEC 2). A timezone change takes effect at the next local midnight, at most once per 7 days."""
         user = await service.update_me(db_session, settings, current_user, data, now)
         return service.to_public(user, now)
 
@@ -131,6 +150,8 @@ class MeController(UserController):
         current_user: NamedDependency[User],
         now: NamedDependency[datetime],
     ) -> None:
+        """Delete the account (SPEC 2): it is anonymised, its handle freed, its friends and credentials removed; its
+        ledger entries and certificates stay."""
         await service.delete_me(db_session, current_user, now)
         await social.forget_user(db_session, current_user.id, now)
         await notifications.forget_user(db_session, current_user.id)
@@ -144,11 +165,12 @@ class AdminUserController(OperatorController):
 
     path = "/admin/users"
 
-    @get("/", responses=problems(404))
+    @get("/", responses=problems("user-not-found"))
     async def find(self, db_session: NamedDependency[AsyncSession], handle: FromQuery[HandleQuery]) -> AdminUserPublic:
+        """Operator: a user by handle, with suspension state (SPEC 12.4)."""
         return service.to_admin(await service.find_by_handle(db_session, handle))
 
-    @post("/{user_id:str}/suspend", status_code=200, responses=problems(404))
+    @post("/{user_id:str}/suspend", status_code=200, responses=problems("user-not-found"))
     async def suspend(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -156,10 +178,13 @@ class AdminUserController(OperatorController):
         user_id: FromPath[ResourceId],
         data: JSONBody[SuspendRequest],
     ) -> AdminUserPublic:
+        """Operator: suspend a user with a reason (SPEC 12.4): their tokens and sign-in are refused until
+        unsuspended; repeating it changes only the reason."""
         return service.to_admin(await service.set_suspension(db_session, user_id, data.reason, now))
 
-    @post("/{user_id:str}/unsuspend", status_code=200, responses=problems(404))
+    @post("/{user_id:str}/unsuspend", status_code=200, responses=problems("user-not-found"))
     async def unsuspend(
         self, db_session: NamedDependency[AsyncSession], now: NamedDependency[datetime], user_id: FromPath[ResourceId]
     ) -> AdminUserPublic:
+        """Operator: lift a suspension (SPEC 12.4); repeating it changes nothing."""
         return service.to_admin(await service.set_suspension(db_session, user_id, None, now))

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field
 from sqlmodel import SQLModel
 
 from server.i18n import Language
+from server.openapi import examples
 from server.validation import PatchModel, PrintableText, RequestModel, StrictBool, Text, matching, require_str
 
 # Checked before lowercasing: "\u212a".lower() is "k", so the Kelvin sign would pass a check after it.
@@ -71,7 +72,42 @@ TimeZone = Annotated[
 ]
 
 
+# OpenAPI examples: realistic values, valid against the schemas (tests/ops/test_openapi_docs.py).
+USER_EXAMPLE = {
+    "id": "0193e2b4-6f1a-7c3e-9a41-5d2f8b7c1e90",
+    "handle": "mei_lin",
+    "display_name": "Mei Lin",
+    "timezone": "Asia/Shanghai",
+    "allow_steal": True,
+    "public_profile": False,
+    "language": "zh-Hans",
+    "email": "mei@example.org",
+    "email_verified": False,
+    "created_at": "2026-03-14T07:00:00Z",
+    "pending_timezone": None,
+    "pending_timezone_at": None,
+}
+TOKENS_EXAMPLE = {
+    "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIwMTkzZTJiNCJ9.c2lnbmF0dXJl",
+    "refresh_token": "rt_Qm9x9m6mJ1tq0vXzN3yH8cP2aR5sL7wE4dK6fB1gU0o",
+    "token_type": "Bearer",
+    "expires_in": 3600,
+}
+SUSPENSION_REASON = "Reported steps from a shaking machine (support ticket 4417)."
+
+
 class RegisterRequest(RequestModel):
+    model_config = examples(
+        {
+            "handle": "mei_lin",
+            "password": "correct-horse-battery",
+            "display_name": "Mei Lin",
+            "timezone": "Asia/Shanghai",
+            "language": "zh-Hans",
+            "email": "mei@example.org",
+        }
+    )
+
     handle: Handle
     password: Password
     display_name: DisplayName
@@ -81,15 +117,21 @@ class RegisterRequest(RequestModel):
 
 
 class LoginRequest(RequestModel):
+    model_config = examples({"handle": "mei_lin", "password": "correct-horse-battery"})
+
     handle: Annotated[Text, Field(min_length=1, max_length=64)]
     password: Annotated[Text, Field(min_length=1, max_length=128)]
 
 
 class RefreshRequest(RequestModel):
+    model_config = examples({"refresh_token": TOKENS_EXAMPLE["refresh_token"]})
+
     refresh_token: Annotated[Text, Field(min_length=1, max_length=200)]
 
 
 class UpdateMeRequest(PatchModel):
+    model_config = examples({"display_name": "Mei", "allow_steal": False, "public_profile": True})
+
     display_name: DisplayName | None = None
     timezone: TimeZone | None = None
     allow_steal: StrictBool | None = None
@@ -98,6 +140,8 @@ class UpdateMeRequest(PatchModel):
 
 
 class UserPublic(SQLModel):
+    model_config = examples(USER_EXAMPLE)
+
     id: str
     handle: str
     display_name: str
@@ -113,6 +157,8 @@ class UserPublic(SQLModel):
 
 
 class Tokens(SQLModel):
+    model_config = examples(TOKENS_EXAMPLE)
+
     access_token: str
     refresh_token: str
     token_type: Literal["Bearer"] = "Bearer"
@@ -120,15 +166,31 @@ class Tokens(SQLModel):
 
 
 class Registered(Tokens):
+    model_config = examples({**TOKENS_EXAMPLE, "user": USER_EXAMPLE})
+
     user: UserPublic
 
 
 class SuspendRequest(RequestModel):
+    model_config = examples({"reason": SUSPENSION_REASON})
+
     reason: Annotated[PrintableText, Field(min_length=1, max_length=500)]
 
 
 class AdminUserPublic(SQLModel):
     """A user as an operator sees them (SPEC 12.4)."""
+
+    model_config = examples(
+        {
+            "id": USER_EXAMPLE["id"],
+            "handle": "mei_lin",
+            "display_name": "Mei Lin",
+            "created_at": "2026-03-14T07:00:00Z",
+            "suspended": True,
+            "suspended_at": "2026-03-14T09:12:00Z",
+            "suspension_reason": SUSPENSION_REASON,
+        }
+    )
 
     id: str
     handle: str

@@ -32,16 +32,18 @@ class AdminWebhookController(OperatorController):
         cursor: Cursor = None,
         limit: Limit = 50,
     ) -> Page[DeliveryPublic]:
+        """Operator: webhook deliveries, newest first, optionally by `status` (pending, delivered, failed) (SPEC
+        8.4)."""
         deliveries, next_cursor = await service.deliveries_page(db_session, status, cursor, limit)
         return Page(items=[DeliveryPublic.model_validate(d) for d in deliveries], next_cursor=next_cursor)
 
-    @post("/{delivery_id:str}/retry", status_code=202, responses=problems(404))
+    @post("/{delivery_id:str}/retry", status_code=202, responses=problems("not-found"))
     async def retry(
         self,
         db_session: NamedDependency[AsyncSession],
         now: NamedDependency[datetime],
         delivery_id: FromPath[ResourceId],
     ) -> DeliveryPublic:
-        """Send a failed (or delivered) event again, with the whole retry schedule; one still
-        pending is left as it is."""
+        """Operator: send an event again with the whole retry schedule (SPEC 8.4); a delivery still pending is left
+        as it is, so it may be repeated."""
         return DeliveryPublic.model_validate(await service.send_again(db_session, delivery_id, now))
