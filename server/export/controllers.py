@@ -11,8 +11,20 @@ from litestar.response import Stream
 from server.auth import UserController
 from server.db import Database
 from server.export.service import export_document
+from server.openapi import json_example
 from server.settings import Settings
 from server.users.models import User
+
+EXPORT_EXAMPLE = {
+    "profile": {"id": "01933b2e-8f4a-7c1d-9e2f-3a4b5c6d7e8f", "handle": "ada", "display_name": "Ada"},
+    "email": {"status": "verified"},
+    "balance": {"balance_g": 296, "owed_g": 0},
+    "notification_settings": {"energy_ripe": True},
+    "balls": [{"id": "01933b2f-0a1b-7c2d-8e3f-4a5b6c7d8e9f", "action": "walk", "amount_g": 296}],
+    "ledger_entries": [{"kind": "collect", "amount_g": 296, "created_at": "2026-12-07T08:00:00Z"}],
+    "friends": [],
+}
+"""A trimmed document: every section named in the description comes, most of them lists."""
 
 
 class ExportController(UserController):
@@ -22,7 +34,7 @@ class ExportController(UserController):
     @get(
         "/export",
         media_type="application/json",
-        response_description="The export document: one JSON object, sent as an attachment",
+        responses={200: json_example(EXPORT_EXAMPLE, "The export document: one JSON object, sent as an attachment")},
     )
     async def export(
         self,
