@@ -244,7 +244,7 @@ class RedisCounters:
 
 
 def _answers() -> AbstractAsyncContextManager[None]:
-    return redis_answers("rate-limit store", "throttle-unavailable")
+    return redis_answers("rate-limit store", problem="throttle-unavailable")
 
 
 @dataclass(frozen=True, slots=True)

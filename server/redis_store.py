@@ -28,7 +28,7 @@ def redis_client(url: str, *, max_connections: int, wait_s: float) -> Redis:
 
 
 @asynccontextmanager
-async def redis_answers(store: str, problem: str) -> AsyncIterator[None]:
+async def redis_answers(store: str, *, problem: str) -> AsyncIterator[None]:
     """A Redis that is down, or busy past the pool's wait, refuses the request with a 503 `problem`
     to retry, as an unavailable database does; `store` names what could not answer."""
     from redis.exceptions import ConnectionError as RedisConnectionError

@@ -201,7 +201,7 @@ class RedisSessions:
 
 
 def _answers() -> AbstractAsyncContextManager[None]:
-    return redis_answers("session store", "session-store-unavailable")
+    return redis_answers("session store", problem="session-store-unavailable")
 
 
 def session_store(settings: Settings, database: Database) -> SessionStore:
