@@ -65,7 +65,8 @@ async def test_events_are_deduplicated_by_user_type_and_key(api: Api, relay: Rel
     user = await api.register()
     await with_device(user)
     await user.walk(3000)
-    await advance_to(api, 7, 1)
+    await api.advance_to_next_morning(hour=7)  # the walk's ball ripens at 07:00 the next day,
+    await api.advance(60)  # whatever the hour the test starts at
     runs = [await send(api) for _ in range(3)]
     assert [r["digests"] for r in runs] == [1, 0, 0]
     await api.advance(3600)  # still the same local morning
