@@ -57,8 +57,10 @@ def grams_as_shown(grams: int, language: str = "en") -> str:
 
 
 def same_headers(response: httpx.Response) -> dict[str, str]:
-    """The headers that do not depend on the moment or on the length of the handle in the page."""
-    return {name: value for name, value in response.headers.items() if name not in ("date", "content-length")}
+    """The headers that do not depend on the moment, on the length of the handle in the page, or on
+    the request (each answer echoes its own X-Request-Id)."""
+    varying = ("date", "content-length", "x-request-id")
+    return {name: value for name, value in response.headers.items() if name not in varying}
 
 
 async def certificate_json(api: Api, number: str) -> dict[str, Any]:
